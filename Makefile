@@ -1,0 +1,46 @@
+# Regula: two set-up commands on a fresh machine — `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+DATA ?= data
+SAMPLE := corpus/sample
+
+.PHONY: run test lint ingest eval bench clean
+
+$(BIN)/regula: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# Ingest the bundled sample corpus when the index is empty, then talk to it: the Telegram bot
+# when TELEGRAM_BOT_TOKEN is set, otherwise a terminal chat (also reads questions piped on stdin).
+run: $(BIN)/regula
+	@if [ ! -d "$(DATA)/chroma" ]; then $(BIN)/regula ingest $(SAMPLE) --data-dir $(DATA); fi
+	@if [ -n "$$TELEGRAM_BOT_TOKEN" ]; then \
+		$(BIN)/regula serve --data-dir $(DATA); \
+	else \
+		$(BIN)/regula chat --data-dir $(DATA); \
+	fi
+
+test: $(BIN)/regula
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+	$(BIN)/pytest -q
+
+lint: $(BIN)/regula
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+ingest: $(BIN)/regula
+	$(BIN)/regula ingest $(SAMPLE) --data-dir $(DATA)
+
+eval: $(BIN)/regula
+	$(BIN)/regula eval eval/sample_qa.jsonl --data-dir $(DATA)
+
+bench: $(BIN)/regula
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(DATA) .pytest_cache .mypy_cache .ruff_cache

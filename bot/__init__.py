@@ -1,0 +1,1 @@
+"""Regula's interfaces: the CLI and the Telegram bot."""

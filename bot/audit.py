@@ -1,0 +1,157 @@
+"""Who asked what, what was cited, and whether it helped: an SQLite log for accountability.
+
+One row per question (``record``); 👍/👎 update that row (``set_feedback``), only for the user
+who asked. Rows older than ``audit.retention_days`` are deleted when the log opens, so the bot
+never keeps questions longer than the configured period. One connection guarded by a lock: the
+bot writes from the event loop and from worker threads.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from retrieval.config import Settings
+
+FILENAME = "audit.sqlite3"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    user_id INTEGER NOT NULL,
+    chat_id INTEGER NOT NULL,
+    question TEXT NOT NULL,
+    language TEXT NOT NULL DEFAULT '',
+    cited_doc_ids TEXT NOT NULL DEFAULT '[]',
+    refused INTEGER NOT NULL,
+    latency_ms REAL NOT NULL,
+    feedback INTEGER
+);
+CREATE INDEX IF NOT EXISTS questions_ts ON questions (ts);
+"""
+
+
+class AuditLog:
+    """The audit table; a disabled log (``path=None``) accepts every call and stores nothing."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        retention_days: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = path
+        self.retention_days = retention_days
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+            self.prune()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AuditLog:
+        path = settings.storage.data_dir / FILENAME if settings.audit.enabled else None
+        return cls(path, settings.audit.retention_days)
+
+    @property
+    def enabled(self) -> bool:
+        return self._db is not None
+
+    def _execute(self, sql: str, params: Sequence[Any] = ()) -> tuple[int, int | None]:
+        """Run a write; (rowcount, lastrowid), or (0, None) when disabled."""
+        with self._lock:
+            if self._db is None:
+                return 0, None
+            cur = self._db.execute(sql, params)
+            return cur.rowcount, cur.lastrowid
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        with self._lock:
+            if self._db is None:
+                return []
+            cur = self._db.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, values, strict=True)) for values in cur.fetchall()]
+
+    def prune(self) -> int:
+        """Delete rows past the retention period; returns how many went."""
+        cutoff = self._clock() - self.retention_days * 86400
+        return self._execute("DELETE FROM questions WHERE ts < ?", (cutoff,))[0]
+
+    def record(
+        self,
+        *,
+        user_id: int,
+        chat_id: int,
+        question: str,
+        cited_doc_ids: Sequence[str],
+        refused: bool,
+        latency_ms: float,
+        language: str = "",
+    ) -> int | None:
+        """Store one answered question; returns its row id (None when the log is disabled)."""
+        _, row_id = self._execute(
+            "INSERT INTO questions (ts, user_id, chat_id, question, language, cited_doc_ids,"
+            " refused, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                self._clock(),
+                user_id,
+                chat_id,
+                question,
+                language,
+                json.dumps(list(dict.fromkeys(cited_doc_ids))),
+                int(refused),
+                round(latency_ms, 1),
+            ),
+        )
+        return row_id
+
+    def set_feedback(self, row_id: int, user_id: int, value: int) -> bool:
+        """Record 👍 (+1) or 👎 (-1) on a row; only the asker may, and only once."""
+        if value not in (1, -1):
+            msg = f"feedback must be +1 or -1, not {value}"
+            raise ValueError(msg)
+        changed, _ = self._execute(
+            "UPDATE questions SET feedback = ? WHERE id = ? AND user_id = ? AND feedback IS NULL",
+            (value, row_id, user_id),
+        )
+        return changed == 1
+
+    def rows(self) -> list[dict[str, Any]]:
+        """Every row, oldest first, ``cited_doc_ids`` decoded (for tests and exports)."""
+        rows = self._query("SELECT * FROM questions ORDER BY id")
+        for row in rows:
+            row["cited_doc_ids"] = json.loads(row["cited_doc_ids"])
+            row["refused"] = bool(row["refused"])
+        return rows
+
+    def summary(self, days: int) -> dict[str, int]:
+        """Counts over the last ``days`` days, for ``/stats``."""
+        since = self._clock() - days * 86400
+        rows = self._query(
+            "SELECT COUNT(*) AS questions, COALESCE(SUM(refused), 0) AS refused,"
+            " COALESCE(SUM(feedback = 1), 0) AS helpful,"
+            " COALESCE(SUM(feedback = -1), 0) AS unhelpful"
+            " FROM questions WHERE ts >= ?",
+            (since,),
+        )
+        return (
+            {k: int(v) for k, v in rows[0].items()}
+            if rows
+            else dict.fromkeys(("questions", "refused", "helpful", "unhelpful"), 0)
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None

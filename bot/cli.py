@@ -1,0 +1,245 @@
+"""``regula``: the command line over the same core the Telegram bot uses.
+
+Each command is a few lines: parse, call ``retrieval``, print. Domain errors become one-line
+messages on stderr and a non-zero exit status; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from retrieval.config import Settings, load_settings
+from retrieval.errors import RegulaError
+
+EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
+DEFAULT_CONFIG = Path("config.yaml")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    path = args.config
+    if path is None and DEFAULT_CONFIG.exists():
+        path = DEFAULT_CONFIG
+    return load_settings(path, data_dir=args.data_dir)
+
+
+def _assistant(settings: Settings) -> Any:
+    from retrieval.assistant import Assistant  # heavy imports only for commands that need them
+
+    return Assistant.from_settings(settings)
+
+
+def _print_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    sys.stdout.flush()
+
+
+def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
+    assistant = _assistant(settings)
+    report = assistant.ingest(
+        args.paths, prune=args.prune, progress=None if not args.json else False
+    )
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        from bot.render import render_ingest
+
+        sys.stdout.write(render_ingest(report))
+    return EXIT_PARTIAL if report.failed else EXIT_OK
+
+
+def _filters(args: argparse.Namespace) -> Any:
+    from retrieval.search import SearchFilters
+
+    return SearchFilters(
+        doc_ids=args.doc or None, language=args.in_language,
+        date_from=args.since, date_to=args.until,
+    )  # fmt: skip
+
+
+def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.render import render_answer
+
+    assistant = _assistant(settings)
+    filters = _filters(args)
+    if args.question != "-":
+        answer = assistant.ask(args.question, language=args.lang, k=args.k, filters=filters)
+        if args.json:
+            _print_json(answer.to_json())
+        else:
+            sys.stdout.write(render_answer(answer, assistant.prompts))
+        return EXIT_OK
+    for line in sys.stdin:  # batch: one question (or {"id", "question"}) per line
+        if not line.strip():
+            continue
+        question_id, question = None, line.strip()
+        if question.startswith("{"):
+            try:
+                item = json.loads(question)
+                question_id, question = item.get("id"), str(item["question"])
+            except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
+                _print_json({"error": "not a question line", "line": line.strip()})
+                continue
+        answer = assistant.ask(question, language=args.lang, k=args.k, filters=filters)
+        answer.id = None if question_id is None else str(question_id)
+        if args.json:
+            _print_json(answer.to_json())
+        else:
+            sys.stdout.write(render_answer(answer, assistant.prompts) + "\n")
+    return EXIT_OK
+
+
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.render import render_answer
+
+    assistant = _assistant(settings)
+    prompts = assistant.prompts
+    interactive = sys.stdin.isatty()
+    if interactive:
+        sys.stdout.write(prompts.get("chat_welcome", args.lang or "en") + "\n")
+    if not assistant.documents():
+        sys.stdout.write(prompts.get("empty_index", args.lang or "en") + "\n")
+    previous: str | None = None
+    while True:
+        if interactive:
+            sys.stdout.write(prompts.get("chat_prompt", args.lang or "en"))
+            sys.stdout.flush()
+        line = sys.stdin.readline()
+        if not line:
+            break
+        question = line.strip()
+        if not question:
+            continue
+        answer = assistant.ask(question, language=args.lang, context=previous)
+        sys.stdout.write(render_answer(answer, prompts) + "\n")
+        sys.stdout.flush()
+        previous = question
+    return EXIT_OK
+
+
+def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.render import render_documents
+
+    documents = _assistant(settings).documents()
+    if args.json:
+        _print_json([vars(d) if hasattr(d, "__dict__") else d for d in documents])
+    else:
+        sys.stdout.write(render_documents(documents))
+    return EXIT_OK
+
+
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
+    stats = _assistant(settings).stats()
+    if args.json:
+        _print_json(stats)
+    else:
+        for key, value in stats.items():
+            sys.stdout.write(f"{key}: {value}\n")
+    return EXIT_OK
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.render import render_eval
+    from retrieval.evaluation import evaluate, load_qa
+
+    assistant = _assistant(settings)
+    items = load_qa(args.qa_file)
+    outcomes, rows = evaluate(items, lambda item: assistant.ask(item.question, k=args.k))
+    if args.json:
+        _print_json({"summary": rows, "questions": [
+            {"id": o.item.id, "lang": o.item.lang, "kind": o.item.kind, "hit": o.hit,
+             "quote_hit": o.quote_hit, "top1": o.top1_hit, "refused": o.answer.refused,
+             "relevance": o.answer.relevance,
+             "cited": [c.doc_id for c in o.answer.citations]}
+            for o in outcomes
+        ]})  # fmt: skip
+    else:
+        sys.stdout.write(render_eval(outcomes, rows, details=args.details))
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.telegram_app import serve
+
+    serve(settings, _assistant(settings))
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--config", type=Path, help="config file (default: ./config.yaml)")
+    common.add_argument("--data-dir", type=Path, help="index folder (default: storage.data_dir)")
+    common.add_argument("-v", "--verbose", action="store_true", help="log debug details")
+
+    parser = argparse.ArgumentParser(
+        prog="regula", description="Cited answers from directives and regulations."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    ingest = sub.add_parser("ingest", parents=[common], help="index files or folders")
+    ingest.add_argument("paths", nargs="+", type=Path)
+    ingest.add_argument("--prune", action="store_true", help="drop documents whose file is gone")
+    ingest.add_argument("--json", action="store_true", help="print the report as JSON")
+    ingest.set_defaults(handler=cmd_ingest)
+
+    ask = sub.add_parser("ask", parents=[common], help="answer one question ('-': from stdin)")
+    ask.add_argument("question", help="the question, or - to read one per stdin line")
+    ask.add_argument("--json", action="store_true", help="print the answer as JSON")
+    ask.add_argument("--k", type=int, default=None, help="passages to consider for citation")
+    ask.add_argument("--lang", default=None, help="answer language (default: detected)")
+    ask.add_argument("--doc", action="append", help="only this document id (repeatable)")
+    ask.add_argument("--in-language", default=None, help="only documents in this language")
+    ask.add_argument("--since", default=None, help="only documents dated on/after YYYY-MM-DD")
+    ask.add_argument("--until", default=None, help="only documents dated on/before YYYY-MM-DD")
+    ask.set_defaults(handler=cmd_ask)
+
+    chat = sub.add_parser("chat", parents=[common], help="terminal conversation (stdin)")
+    chat.add_argument("--lang", default=None, help="answer language (default: detected)")
+    chat.set_defaults(handler=cmd_chat)
+
+    for name, handler, text in (
+        ("docs", cmd_docs, "list indexed documents"),
+        ("stats", cmd_stats, "index statistics and translation groups"),
+    ):
+        command = sub.add_parser(name, parents=[common], help=text)
+        command.add_argument("--json", action="store_true", help="print JSON")
+        command.set_defaults(handler=handler)
+
+    evaluation = sub.add_parser("eval", parents=[common], help="score answers on a QA file")
+    evaluation.add_argument("qa_file", type=Path)
+    evaluation.add_argument("--json", action="store_true", help="print JSON")
+    evaluation.add_argument("--k", type=int, default=None, help="passages per answer")
+    evaluation.add_argument("--details", action="store_true", help="one line per question")
+    evaluation.set_defaults(handler=cmd_eval)
+
+    serve = sub.add_parser("serve", parents=[common], help="run the Telegram bot")
+    serve.set_defaults(handler=cmd_serve)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its URLs would carry the bot token
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    handler: Callable[[argparse.Namespace, Settings], int] = args.handler
+    try:
+        return handler(args, _settings(args))
+    except RegulaError as e:
+        sys.stderr.write(f"regula: {e}\n")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,74 @@
+"""Plain-text rendering for the terminal: answers, ingest reports, document lists, eval tables.
+
+Pure functions; the Telegram rendering (HTML) lives in ``bot/formatting.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from retrieval.evaluation import Outcome
+from retrieval.models import Answer, Document, IngestReport
+from retrieval.prompts import Prompts
+
+
+def render_answer(answer: Answer, prompts: Prompts) -> str:
+    lines = [answer.answer, ""]
+    for c in answer.citations:
+        facts = ", ".join(x for x in (c.language, c.date) if x)
+        lines.append(f"[{c.n}] {c.title} — {c.locator} ({facts})")
+        lines.append(f'    "{c.quote}"')
+        if c.source:
+            lines.append(f"    {c.source}")
+        if c.translations:
+            names = ", ".join(prompts.language_name(t, answer.language) for t in c.translations)
+            lines.append(
+                "    " + prompts.get("translations_available", answer.language, languages=names)
+            )
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def render_ingest(report: IngestReport) -> str:
+    lines = [
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, "
+        f"removed {report.removed}, chunks {report.chunks}, failed {len(report.failed)}"
+    ]
+    lines.extend(f"  FAILED {f.path}: {f.error}" for f in report.failed)
+    return "\n".join(lines) + "\n"
+
+
+def render_documents(documents: Sequence[Document]) -> str:
+    if not documents:
+        return "(no documents indexed)\n"
+    lines = []
+    for d in documents:
+        group = f"  [translations: {d.group_id}]" if d.group_id and d.group_id != d.doc_id else ""
+        lines.append(f"{d.doc_id}  {d.language}  {d.date or '-'}  {d.title}{group}")
+    return "\n".join(lines) + "\n"
+
+
+def _table(rows: Sequence[dict[str, Any]]) -> str:
+    if not rows:
+        return ""
+    headers = list(rows[0])
+    cells = [[("-" if r[h] is None else str(r[h])) for h in headers] for r in rows]
+    widths = [max(len(h), *(len(c[i]) for c in cells)) for i, h in enumerate(headers)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))]
+    out.extend("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells)
+    return "\n".join(out) + "\n"
+
+
+def render_eval(outcomes: Sequence[Outcome], rows: Sequence[dict[str, Any]], details: bool) -> str:
+    parts = []
+    if details:
+        for o in outcomes:
+            verdict = "refused" if o.answer.refused else ("HIT" if o.hit else "miss")
+            cited = ",".join(c.doc_id for c in o.answer.citations) or "-"
+            parts.append(
+                f"{o.item.id:6} {o.item.lang:3} {o.item.kind:12} {verdict:8} "
+                f"rel={o.answer.relevance:.3f} cited={cited}  {o.item.question}"
+            )
+        parts.append("")
+    parts.append(_table(rows))
+    return "\n".join(parts)

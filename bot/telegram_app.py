@@ -1,0 +1,150 @@
+"""The Telegram application: every handler registered here, and the ``regula serve`` loop.
+
+``build_application`` wires the assistant and the bot's helpers into ``bot_data`` and registers
+the handlers in one place, the access gate first (group -1) so no other handler ever sees a
+stranger's update. ``serve`` is the entry point: it reads the token from the environment (never
+from config files), configures logging, and runs polling or a webhook until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import signal
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from telegram import BotCommand, Update
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    InlineQueryHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from bot import handlers
+from bot.access import AccessPolicy, gate
+from bot.audit import AuditLog
+from bot.ratelimit import SlidingWindow
+from retrieval.config import Settings
+from retrieval.errors import ConfigError
+
+if TYPE_CHECKING:
+    from retrieval.assistant import Assistant
+
+log = logging.getLogger(__name__)
+
+# Names of environment variables, not secrets.
+TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105
+WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"  # noqa: S105
+COMMANDS = ("start", "help", "ask", "docs", "lang")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+App = Application[Any, Any, Any, Any, Any, Any]
+
+
+def build_application(settings: Settings, assistant: Assistant, token: str) -> App:
+    """A ready-to-run Application talking to ``settings.telegram.api_base_url``."""
+    app = (
+        ApplicationBuilder()
+        .token(token)
+        .base_url(settings.telegram.api_base_url)
+        .base_file_url(settings.telegram.file_base_url)
+        .concurrent_updates(settings.telegram.concurrent_updates)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+        .build()
+    )
+    access = AccessPolicy(settings.access)
+    app.bot_data.update(
+        settings=settings,
+        assistant=assistant,
+        prompts=assistant.prompts,
+        access=access,
+        audit=AuditLog.from_settings(settings),
+        limiter=SlidingWindow(settings.telegram.rate_limit_per_minute),
+        answers=handlers.AnswerCache(),
+        languages={},
+        previous={},
+        followup_markers=handlers.followup_markers(assistant.prompts),
+    )
+    private = filters.ChatType.PRIVATE
+    groups = filters.ChatType.GROUPS
+    new_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
+    app.add_handler(TypeHandler(Update, gate), group=-1)
+    app.add_handler(CommandHandler("start", handlers.start))
+    app.add_handler(CommandHandler("help", handlers.help_command))
+    app.add_handler(CommandHandler("ask", handlers.ask))
+    app.add_handler(CommandHandler("docs", handlers.docs))
+    app.add_handler(CommandHandler("lang", handlers.lang))
+    app.add_handler(CommandHandler("stats", handlers.stats))
+    app.add_handler(CommandHandler("reindex", handlers.reindex))
+    app.add_handler(CommandHandler("forget", handlers.forget))
+    app.add_handler(MessageHandler(new_text & private, handlers.private_message))
+    app.add_handler(MessageHandler(new_text & groups, handlers.group_message))
+    app.add_handler(
+        MessageHandler(filters.UpdateType.MESSAGE & filters.Document.ALL & private, handlers.upload)
+    )
+    app.add_handler(CallbackQueryHandler(handlers.callback))
+    app.add_handler(InlineQueryHandler(handlers.inline_query))
+    app.add_error_handler(handlers.on_error)
+    return app
+
+
+async def _post_init(app: App) -> None:
+    """Publish the command menu in every language we have prompts for."""
+    prompts = app.bot_data["prompts"]
+    for language in [None, *prompts.languages]:
+        commands = [BotCommand(c, prompts.get(f"bot_cmd_{c}", language or "en")) for c in COMMANDS]
+        await app.bot.set_my_commands(commands, language_code=language)
+    if app.bot_data["access"].closed:
+        log.warning("access lists are empty: the bot will refuse everyone")
+    log.info("bot @%s ready", app.bot.username)
+
+
+async def _post_shutdown(app: App) -> None:
+    app.bot_data["audit"].close()
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Log to stderr; httpx only warnings, because its INFO lines carry the token in URLs."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+
+
+def serve(settings: Settings, assistant: Assistant) -> None:
+    """Run the bot until SIGINT/SIGTERM, then close the assistant."""
+    token = os.environ.get(TOKEN_ENV, "").strip()
+    if not token:
+        msg = f"{TOKEN_ENV} is not set: export the token BotFather gave you"
+        raise ConfigError(msg)
+    configure_logging()
+    tg = settings.telegram
+    if tg.mode == "webhook" and not tg.webhook_url:
+        msg = "telegram.webhook_url is required when telegram.mode is 'webhook'"
+        raise ConfigError(msg)
+    app = build_application(settings, assistant, token)
+    try:
+        if tg.mode == "webhook":
+            secret = os.environ.get(WEBHOOK_SECRET_ENV) or secrets.token_urlsafe(32)
+            app.run_webhook(
+                listen=tg.webhook_listen,
+                port=tg.webhook_port,
+                url_path=urlparse(tg.webhook_url).path.lstrip("/"),
+                webhook_url=tg.webhook_url,
+                secret_token=secret,
+                allowed_updates=Update.ALL_TYPES,
+                stop_signals=STOP_SIGNALS,
+            )
+        else:
+            app.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=STOP_SIGNALS)
+    finally:
+        assistant.close()
+    log.info("bot stopped")

@@ -1,0 +1,1 @@
+"""Regula core: ingest, retrieval and cited answers; knows nothing of Telegram."""

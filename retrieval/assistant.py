@@ -1,0 +1,180 @@
+"""The answer engine every interface uses: question in, cited answer out.
+
+``Assistant`` wires settings, the embedding model, the stores, search and answer composition
+together once; the CLI, the terminal chat and the Telegram bot all call the same methods.
+It is synchronous and thread-safe, so the bot runs it in worker threads.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from retrieval.answer import AnswerComposer
+from retrieval.config import Settings
+from retrieval.embeddings import E5Embeddings
+from retrieval.index import VectorStore
+from retrieval.ingest import Ingestor, SourceFile
+from retrieval.language import detect_language
+from retrieval.lexical import LexicalIndex
+from retrieval.models import Answer, Document, IngestReport, NearestDocument, Passage
+from retrieval.prompts import Prompts, default_prompts
+from retrieval.search import Searcher, SearchFilters
+
+_UPLOAD_NAME_RE = re.compile(r"[^\w.\-]+")
+FOLLOW_UP_MAX_WORDS = 6
+
+
+class Assistant:
+    """Regula's core: ingest, search, answer. Knows nothing of Telegram."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        embeddings: E5Embeddings,
+        store: VectorStore,
+        lexical: LexicalIndex,
+        prompts: Prompts,
+    ) -> None:
+        self.settings = settings
+        self.prompts = prompts
+        self.embeddings = embeddings
+        self.store = store
+        self.lexical = lexical
+        self.searcher = Searcher(settings, store, lexical, embeddings)
+        self.ingestor = Ingestor(settings, store, lexical, embeddings)
+        self.composer = AnswerComposer(settings, embeddings, prompts)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, prompts: Prompts | None = None) -> Assistant:
+        data_dir = settings.storage.data_dir
+        data_dir.mkdir(parents=True, exist_ok=True)
+        cache = data_dir / "embedding_cache.sqlite3" if settings.embeddings.cache else None
+        embeddings = E5Embeddings(
+            settings.embeddings.variant, settings.embeddings.batch_size, cache_path=cache
+        )
+        store = VectorStore(settings, embeddings)
+        lexical = LexicalIndex(data_dir / "lexical.sqlite3")
+        return cls(settings, embeddings, store, lexical, prompts or default_prompts())
+
+    # -- questions ----------------------------------------------------------------------------
+    def detect_language(self, text: str) -> str:
+        return detect_language(
+            text,
+            self.settings.languages.candidates,
+            default=self.settings.answer.default_language,
+        )
+
+    def ask(
+        self,
+        question: str,
+        *,
+        language: str | None = None,
+        k: int | None = None,
+        context: str | None = None,
+        filters: SearchFilters | None = None,
+    ) -> Answer:
+        """Answer ``question`` with citations, or refuse and list the nearest documents.
+
+        ``context`` is the previous question; a short follow-up ("and for gifts?") is searched
+        together with it.
+        """
+        started = time.perf_counter()
+        question = question.strip()
+        language = language or self.detect_language(question)
+        query = question
+        if context and len(question.split()) <= FOLLOW_UP_MAX_WORDS:
+            query = f"{context.strip()} {question}"
+        timings: dict[str, float] = {}
+        if not question:
+            answer = self.composer.refuse(question, language, [])
+            answer.timings_ms = {"total": 0.0}
+            return answer
+        query_vector = self.embeddings.embed_query_vector(query)
+        passages = self.searcher.search(
+            query, language, k or self.settings.retrieval.k, filters, timings, query_vector
+        )
+        step = time.perf_counter()
+        scored = self.composer.score_sentences(passages, query_vector)
+        relevance = self.composer.relevance(scored)
+        if relevance < self.settings.answer.min_relevance:
+            nearest = [
+                NearestDocument(d.doc_id, d.title, d.language, round(score, 4))
+                for d, score in self.searcher.nearest_documents(
+                    query_vector, self.settings.answer.nearest_documents
+                )
+            ]
+            answer = self.composer.refuse(question, language, nearest)
+        else:
+            answer = self.composer.compose(question, language, passages, scored)
+        timings["answer"] = (time.perf_counter() - step) * 1000
+        timings["total"] = (time.perf_counter() - started) * 1000
+        answer.timings_ms = timings
+        answer.relevance = round(relevance, 4)
+        return answer
+
+    def search(self, query: str, *, k: int = 5, language: str | None = None) -> list[Passage]:
+        """Top passages without composing an answer (inline lookup)."""
+        return self.searcher.search(query, language or self.detect_language(query), k)
+
+    def translations_of(self, chunk_id: str) -> list[Passage]:
+        return self.searcher.translations_of(chunk_id)
+
+    # -- corpus -------------------------------------------------------------------------------
+    def documents(self) -> list[Document]:
+        return sorted(self.searcher.refresh().values(), key=lambda d: d.doc_id)
+
+    def ingest(
+        self, paths: Sequence[Path], *, prune: bool = False, progress: bool | None = None
+    ) -> IngestReport:
+        report = self.ingestor.ingest(paths, prune=prune, progress=progress)
+        self.searcher.refresh(force=True)
+        return report
+
+    def ingest_bytes(self, data: bytes, filename: str) -> IngestReport:
+        """Store an uploaded file under ``data_dir/uploads`` and index it."""
+        safe = _UPLOAD_NAME_RE.sub("_", Path(filename).name).strip("._") or "upload"
+        report = self.ingestor.ingest_bytes(
+            data, safe, self.settings.storage.data_dir / "uploads" / safe
+        )
+        self.searcher.refresh(force=True)
+        return report
+
+    def reindex(self) -> IngestReport:
+        """Re-check every indexed file on disk; drop documents whose file is gone."""
+        sources = [
+            SourceFile(d.doc_id, Path(d.path)) for d in self.documents() if Path(d.path).exists()
+        ]
+        report = self.ingestor.ingest_sources(sources, prune=True, progress=False)
+        self.searcher.refresh(force=True)
+        return report
+
+    def forget(self, doc_id: str) -> bool:
+        removed = self.ingestor.forget(doc_id)
+        self.searcher.refresh(force=True)
+        return removed
+
+    def stats(self) -> dict[str, Any]:
+        documents = self.documents()
+        groups: dict[str, list[str]] = {}
+        for d in documents:
+            groups.setdefault(d.group_id or d.doc_id, []).append(d.doc_id)
+        languages: dict[str, int] = {}
+        for d in documents:
+            languages[d.language] = languages.get(d.language, 0) + 1
+        return {
+            "documents": len(documents),
+            "chunks": self.store.count_chunks(),
+            "languages": dict(sorted(languages.items())),
+            "translation_groups": sorted(
+                sorted(members) for members in groups.values() if len(members) > 1
+            ),
+            "data_dir": str(self.settings.storage.data_dir),
+            "vector_store": self.settings.vector_store.mode,
+        }
+
+    def close(self) -> None:
+        self.lexical.close()

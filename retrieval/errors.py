@@ -1,0 +1,38 @@
+"""Regula's exceptions.
+
+    RegulaError                 anything the interfaces should show as a clear message
+     ├── ConfigError            config.yaml or a REGULA_* variable is invalid (names the key)
+     ├── LoaderError            one file could not be read; ingest reports it and goes on
+     ├── IndexLockedError       another process is writing the embedded index
+     └── StoreError             the index is missing, corrupt or unreachable
+
+The CLI turns these into one-line messages and an exit status; the bot logs them and tells the
+user something went wrong, never the details.
+"""
+
+from __future__ import annotations
+
+
+class RegulaError(Exception):
+    """Base class: a failure with a message fit for the user."""
+
+
+class ConfigError(RegulaError):
+    """The configuration is invalid."""
+
+
+class LoaderError(RegulaError):
+    """A file could not be turned into a document."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        super().__init__(f"{path}: {reason}")
+
+
+class IndexLockedError(RegulaError):
+    """A second writer tried to open the embedded index."""
+
+
+class StoreError(RegulaError):
+    """The index cannot be used."""

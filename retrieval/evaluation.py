@@ -1,0 +1,149 @@
+"""Score answers against a QA file (the ``seeds_qa.jsonl`` format).
+
+Each line: ``id``, ``lang``, ``question``, ``kind`` (``in_scope`` / ``out_of_scope``), ``answer``,
+``gold`` = [{doc, evidence}] where ``evidence`` is an exact substring the cited passage must
+contain; any one gold entry counts. Metrics, per question language and overall:
+
+- hit: the answer cites a passage of a gold document that contains its evidence
+- quote hit: the quote shown to the user contains the evidence (or lies inside it)
+- top-1 hit: the first citation is such a passage
+- refusal rate on out-of-scope questions, and false refusals on in-scope ones
+- latency p50 / p95
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retrieval.errors import RegulaError
+from retrieval.models import Answer, Citation
+
+
+@dataclass(frozen=True)
+class QAItem:
+    id: str
+    lang: str
+    question: str
+    kind: str
+    gold: list[dict[str, str]]
+
+
+@dataclass
+class Outcome:
+    item: QAItem
+    answer: Answer
+    hit: bool
+    quote_hit: bool
+    top1_hit: bool
+
+
+def load_qa(path: Path) -> list[QAItem]:
+    items = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            raw = json.loads(line)
+            items.append(
+                QAItem(
+                    id=str(raw["id"]),
+                    lang=str(raw.get("lang", "")),
+                    question=str(raw["question"]),
+                    kind=str(raw.get("kind", "in_scope")),
+                    gold=list(raw.get("gold") or []),
+                )
+            )
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            msg = f"{path}:{number}: not a QA line ({e})"
+            raise RegulaError(msg) from e
+    return items
+
+
+def _same_doc(doc_id: str, gold_doc: str) -> bool:
+    return doc_id == gold_doc or doc_id.endswith("/" + gold_doc)
+
+
+def _supports(citation: Citation, gold: Iterable[dict[str, str]], use_quote: bool) -> bool:
+    for entry in gold:
+        if not _same_doc(citation.doc_id, entry.get("doc", "")):
+            continue
+        evidence = entry.get("evidence", "")
+        if use_quote:
+            if evidence in citation.quote or (
+                len(citation.quote) > 15 and citation.quote in evidence
+            ):
+                return True
+        elif evidence in citation.text:
+            return True
+    return False
+
+
+def judge(item: QAItem, answer: Answer) -> Outcome:
+    citations = [] if answer.refused else answer.citations
+    hit = any(_supports(c, item.gold, use_quote=False) for c in citations)
+    quote_hit = any(_supports(c, item.gold, use_quote=True) for c in citations)
+    top1 = bool(citations) and _supports(citations[0], item.gold, use_quote=False)
+    return Outcome(item, answer, hit, quote_hit, top1)
+
+
+@dataclass
+class Summary:
+    label: str
+    in_scope: int = 0
+    out_of_scope: int = 0
+    hits: int = 0
+    quote_hits: int = 0
+    top1_hits: int = 0
+    refused_oos: int = 0
+    false_refusals: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    def add(self, outcome: Outcome) -> None:
+        self.latencies.append(outcome.answer.timings_ms.get("total", 0.0))
+        if outcome.item.kind == "out_of_scope":
+            self.out_of_scope += 1
+            self.refused_oos += outcome.answer.refused
+            return
+        self.in_scope += 1
+        self.hits += outcome.hit
+        self.quote_hits += outcome.quote_hit
+        self.top1_hits += outcome.top1_hit
+        self.false_refusals += outcome.answer.refused
+
+    def row(self) -> dict[str, Any]:
+        def rate(n: int, d: int) -> float | None:
+            return round(n / d, 3) if d else None
+
+        ordered = sorted(self.latencies)
+        p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else 0.0
+        return {
+            "lang": self.label,
+            "in_scope": self.in_scope,
+            "hit": rate(self.hits, self.in_scope),
+            "quote_hit": rate(self.quote_hits, self.in_scope),
+            "top1": rate(self.top1_hits, self.in_scope),
+            "false_refusals": self.false_refusals,
+            "out_of_scope": self.out_of_scope,
+            "oos_refused": rate(self.refused_oos, self.out_of_scope),
+            "p50_ms": round(statistics.median(ordered), 1) if ordered else 0.0,
+            "p95_ms": round(p95, 1),
+        }
+
+
+def evaluate(
+    items: list[QAItem], ask: Callable[[QAItem], Answer]
+) -> tuple[list[Outcome], list[dict[str, Any]]]:
+    """Ask every question; return outcomes and summary rows (per language, then 'all')."""
+    outcomes = [judge(item, ask(item)) for item in items]
+    by_language: dict[str, Summary] = {}
+    overall = Summary("all")
+    for outcome in outcomes:
+        by_language.setdefault(outcome.item.lang, Summary(outcome.item.lang)).add(outcome)
+        overall.add(outcome)
+    rows = [by_language[k].row() for k in sorted(by_language)] + [overall.row()]
+    return outcomes, rows

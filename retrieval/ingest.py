@@ -1,0 +1,335 @@
+"""Files -> documents -> chunks -> vectors, incrementally and one whole document at a time.
+
+A file whose bytes (and chunking settings) are unchanged is skipped; a changed file gets a
+new version whose chunks are written before the manifest record that makes them live; a file
+that cannot be read is reported and the run goes on. Translation groups are recomputed for
+the documents that changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import sys
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from tqdm import tqdm
+
+from retrieval.chunking import chunk_text
+from retrieval.config import Settings
+from retrieval.embeddings import E5Embeddings
+from retrieval.errors import LoaderError, RegulaError
+from retrieval.index import VectorStore, WriterLock
+from retrieval.language import detect_language
+from retrieval.lexical import LexicalIndex, encode_latent
+from retrieval.loaders import load_bytes
+from retrieval.models import Chunk, Document, IngestFailure, IngestReport
+from retrieval.translations import (
+    GroupMap,
+    PairScore,
+    alignment,
+    length_compatible,
+    number_overlap,
+    number_signature,
+)
+
+logger = logging.getLogger(__name__)
+
+# Bump when chunking changes, so an unchanged file is re-chunked once after an upgrade.
+CHUNKER_VERSION = "3"
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    doc_id: str
+    path: Path
+
+
+def discover(
+    paths: Sequence[Path], extensions: Sequence[str]
+) -> Iterator[SourceFile | IngestFailure]:
+    """Files to ingest, named by their path relative to the folder given (or their name)."""
+    suffixes = {e.lower() for e in extensions}
+    for root in paths:
+        if root.is_dir():
+            for file in sorted(root.rglob("*")):
+                if file.is_file() and file.suffix.lower() in suffixes:
+                    yield SourceFile(file.relative_to(root).as_posix(), file.resolve())
+        elif root.is_file():
+            yield SourceFile(root.name, root.resolve())
+        else:
+            yield IngestFailure(str(root), "no such file or directory")
+
+
+def content_hash(data: bytes, settings: Settings) -> str:
+    digest = hashlib.sha256(data)
+    chunking = (
+        f"{CHUNKER_VERSION}:{settings.ingest.chunk_max_chars}:{settings.ingest.chunk_min_chars}"
+    )
+    digest.update(chunking.encode())
+    return digest.hexdigest()
+
+
+def _date_number(date: str) -> int:
+    digits = "".join(c for c in date[:10] if c.isdigit())
+    return int(digits) if len(digits) == 8 else 0
+
+
+class Ingestor:
+    """Writes documents into the vector store and the lexical index."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: VectorStore,
+        lexical: LexicalIndex,
+        embeddings: E5Embeddings,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.lexical = lexical
+        self.embeddings = embeddings
+        self._lock = WriterLock(settings.storage.data_dir / "writer.lock")
+        self.last_pairs: list[PairScore] = []
+
+    def ingest(
+        self,
+        paths: Sequence[Path],
+        *,
+        prune: bool = False,
+        progress: bool | None = None,
+        on_file: Callable[[str], None] | None = None,
+    ) -> IngestReport:
+        """Index ``paths`` (files or folders); see the module docstring for the rules."""
+        found = list(discover(paths, self.settings.ingest.extensions))
+        return self.ingest_sources(
+            [f for f in found if isinstance(f, SourceFile)],
+            failures=[f for f in found if isinstance(f, IngestFailure)],
+            prune=prune,
+            progress=progress,
+            on_file=on_file,
+        )
+
+    def ingest_sources(
+        self,
+        sources: Sequence[SourceFile],
+        *,
+        failures: Sequence[IngestFailure] = (),
+        prune: bool = False,
+        progress: bool | None = None,
+        on_file: Callable[[str], None] | None = None,
+    ) -> IngestReport:
+        """Index files under the document ids given (``reindex`` keeps the original ids)."""
+        report = IngestReport(failed=list(failures))
+        if self.settings.vector_store.mode == "embedded":
+            self._lock.acquire()
+        try:
+            manifest = self.store.manifest()
+            changed: list[str] = []
+            seen: set[str] = set()
+            show = sys.stderr.isatty() if progress is None else progress
+            for source in tqdm(sources, desc="ingest", unit="file", disable=not show):
+                if on_file is not None:
+                    on_file(source.doc_id)
+                if source.doc_id in seen:
+                    msg = f"another file already has the document id {source.doc_id!r}"
+                    report.failed.append(IngestFailure(str(source.path), msg))
+                    continue
+                seen.add(source.doc_id)
+                self._ingest_one(source, manifest, report, changed)
+            if prune:
+                report.removed += self._prune(manifest)
+            if changed:
+                self._regroup(changed)
+        finally:
+            self._lock.release()
+        return report
+
+    def ingest_bytes(self, data: bytes, filename: str, stored_path: Path) -> IngestReport:
+        """Index one uploaded file (already validated by its bytes), keeping a copy on disk."""
+        stored_path.parent.mkdir(parents=True, exist_ok=True)
+        load_bytes(data, filename, max_bytes=self._max_bytes())  # reject before storing
+        stored_path.write_bytes(data)
+        return self.ingest([stored_path])
+
+    def _max_bytes(self) -> int:
+        return int(self.settings.ingest.max_file_mb * 1024 * 1024)
+
+    def _ingest_one(
+        self,
+        source: SourceFile,
+        manifest: dict[str, Document],
+        report: IngestReport,
+        changed: list[str],
+    ) -> None:
+        try:
+            data = source.path.read_bytes()
+            digest = content_hash(data, self.settings)
+            previous = manifest.get(source.doc_id)
+            if previous is not None and previous.content_hash == digest:
+                report.unchanged += 1
+                return
+            loaded = load_bytes(data, source.path.name, max_bytes=self._max_bytes())
+            document, chunks = self._prepare(source, loaded.text, loaded.metadata, digest)
+            if not chunks:
+                raise LoaderError(str(source.path), "no text to index after parsing")
+            self._write(document, chunks)
+        except LoaderError as e:
+            report.failed.append(IngestFailure(str(source.path), e.reason))
+            return
+        except (OSError, RegulaError, ValueError) as e:
+            logger.exception("ingest failed for %s", source.path)
+            report.failed.append(IngestFailure(str(source.path), f"{type(e).__name__}: {e}"))
+            return
+        manifest[source.doc_id] = document
+        changed.append(source.doc_id)
+        report.chunks += len(chunks)
+        if previous is None:
+            report.added += 1
+        else:
+            report.updated += 1
+
+    def _prepare(
+        self, source: SourceFile, text: str, metadata: dict[str, str], digest: str
+    ) -> tuple[Document, list[Chunk]]:
+        declared = metadata.get("language", "").strip().lower()[:2]
+        language = declared or detect_language(
+            text,
+            self.settings.languages.candidates,
+            default=self.settings.answer.default_language,
+        )
+        chunks = chunk_text(
+            source.doc_id,
+            text,
+            max_chars=self.settings.ingest.chunk_max_chars,
+            min_chars=self.settings.ingest.chunk_min_chars,
+        )
+        document = Document(
+            doc_id=source.doc_id,
+            path=str(source.path),
+            title=metadata.get("title") or source.path.stem,
+            language=language,
+            content_hash=digest,
+            version=uuid.uuid4().hex[:12],
+            number=metadata.get("number", ""),
+            issuer=metadata.get("issuer", ""),
+            date=metadata.get("date", ""),
+            source=metadata.get("source", ""),
+            group_id=source.doc_id,
+            chunk_count=len(chunks),
+        )
+        return document, chunks
+
+    def _write(self, document: Document, chunks: list[Chunk]) -> None:
+        texts = [c.text for c in chunks]
+        vectors = self.embeddings.embed_passages(texts)
+        latent = [
+            encode_latent(f.tolist(), w.tolist()) for f, w in self.embeddings.latent_terms(texts)
+        ]
+        ids = [c.chunk_id(document.version) for c in chunks]
+        metadatas: list[dict[str, Any]] = [
+            {
+                "doc_id": document.doc_id,
+                "version": document.version,
+                "index": c.index,
+                "locator": c.locator,
+                "language": document.language,
+                "title": document.title,
+                "date": document.date,
+                "date_num": _date_number(document.date),
+                "source": document.source,
+                "latent": latent_terms,
+            }
+            for c, latent_terms in zip(chunks, latent, strict=True)
+        ]
+        self.store.write_document(document, ids, texts, metadatas, vectors)
+        self.lexical.replace_document(
+            document.doc_id,
+            document.version,
+            document.language,
+            list(zip(ids, texts, strict=True)),
+            latent,
+        )
+
+    def _prune(self, manifest: dict[str, Document]) -> int:
+        gone = [d for d, doc in manifest.items() if not Path(doc.path).exists()]
+        orphans = self.store.orphan_doc_ids(manifest)
+        self.store.remove_documents(gone)
+        for orphan in orphans:
+            self.store.sweep(orphan, keep_version=None)
+        self.lexical.remove_documents(gone)
+        for doc_id in gone:
+            manifest.pop(doc_id, None)
+        return len(gone)
+
+    def forget(self, doc_id: str) -> bool:
+        manifest = self.store.manifest()
+        if doc_id not in manifest:
+            return False
+        if self.settings.vector_store.mode == "embedded":
+            self._lock.acquire()
+        try:
+            self.store.remove_documents([doc_id])
+            self.lexical.remove_documents([doc_id])
+            groups = GroupMap({d: doc.group_id or d for d, doc in manifest.items()})
+            groups.detach(doc_id)
+            remaining = {d: g for d, g in groups.as_dict().items() if d != doc_id}
+            self.store.update_groups(remaining)
+        finally:
+            self._lock.release()
+        return True
+
+    # -- translation groups ------------------------------------------------------------------
+    def _doc_vectors_and_text(self, doc: Document) -> tuple[np.ndarray[Any, Any], str]:
+        got: Any = self.store.chunk_records().get(
+            where={"$and": [{"doc_id": doc.doc_id}, {"version": doc.version}]},
+            include=["documents", "embeddings", "metadatas"],
+        )
+        order = np.argsort([m["index"] for m in got["metadatas"]])
+        vectors = np.asarray(got["embeddings"], dtype=np.float32)[order]
+        text = "\n".join(got["documents"][i] for i in order)
+        return vectors, text
+
+    def score_pair(self, a: Document, b: Document) -> PairScore:
+        declared = bool(a.number) and a.number == b.number
+        vectors_a, text_a = self._doc_vectors_and_text(a)
+        vectors_b, text_b = self._doc_vectors_and_text(b)
+        if not declared and not length_compatible(len(text_a), len(text_b)):
+            return PairScore(a.doc_id, b.doc_id, 0.0, 0.0, declared=False)
+        score, _ = alignment(vectors_a, vectors_b)
+        reverse, _ = alignment(vectors_b, vectors_a)
+        numbers = number_overlap(number_signature(text_a), number_signature(text_b))
+        return PairScore(a.doc_id, b.doc_id, min(score, reverse), numbers, declared)
+
+    def _regroup(self, changed: list[str]) -> None:
+        manifest = self.store.manifest()
+        groups = GroupMap({d: doc.group_id or d for d, doc in manifest.items()})
+        vectors = self.store.document_vectors(changed)
+        threshold = self.settings.ingest.translation_threshold
+        self.last_pairs = []
+        for doc_id in changed:
+            doc = manifest.get(doc_id)
+            if doc is None or doc_id not in vectors:
+                continue
+            groups.detach(doc_id)
+            neighbours = {d for d, _ in self.store.query_documents(vectors[doc_id], 12)}
+            neighbours |= {
+                d for d, other in manifest.items() if doc.number and other.number == doc.number
+            }
+            for other_id in sorted(neighbours - {doc_id}):
+                other = manifest[other_id]
+                if other.language == doc.language:
+                    continue
+                pair = self.score_pair(doc, other)
+                self.last_pairs.append(pair)
+                if pair.score >= threshold:
+                    groups.merge(doc_id, other_id)
+        new_groups = groups.as_dict()
+        self.store.update_groups(
+            {d: g for d, g in new_groups.items() if manifest.get(d) and manifest[d].group_id != g}
+        )

@@ -1,0 +1,164 @@
+"""Plain data passed between ingest, search, answering and the interfaces.
+
+Nothing here talks to a store or a model; every other module speaks in these types, so the CLI,
+the Telegram bot and the tests see one vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class LoadedDocument:
+    """What a loader extracts from one file: text with line structure, plus metadata.
+
+    ``metadata`` holds what the file itself declares (front-matter, PDF/DOCX properties):
+    ``title``, ``number``, ``issuer``, ``date``, ``language``, ``source`` when present.
+    """
+
+    text: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Document:
+    """One indexed document, as recorded in the manifest."""
+
+    doc_id: str
+    path: str
+    title: str
+    language: str
+    content_hash: str
+    version: str
+    number: str = ""
+    issuer: str = ""
+    date: str = ""
+    source: str = ""
+    group_id: str = ""
+    chunk_count: int = 0
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A retrievable passage: a paragraph, an article or a slice of one, with its locator.
+
+    ``locator`` is how an official cites it ("Article 5(2)", "Section 4", "¶ 7").
+    """
+
+    doc_id: str
+    index: int
+    text: str
+    locator: str
+
+    def chunk_id(self, version: str) -> str:
+        """Chunk ids carry the document version so a re-ingest never overwrites live chunks."""
+        return f"{self.doc_id}::{version}::{self.index}"
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A chunk as search returns it: text plus the document facts needed to cite it."""
+
+    chunk_id: str
+    doc_id: str
+    text: str
+    locator: str
+    title: str
+    language: str
+    source: str
+    date: str
+    group_id: str
+    score: float
+    dense_score: float = 0.0
+    lexical_rank: int | None = None
+    translations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source under an answer; ``quote`` is shown, ``text`` is the whole chunk."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    locator: str
+    source: str
+    date: str
+    language: str
+    quote: str
+    text: str
+    score: float
+    translations: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class NearestDocument:
+    """A document listed when Regula refuses, so the official knows where to look instead."""
+
+    doc_id: str
+    title: str
+    language: str
+    score: float
+
+
+@dataclass
+class Answer:
+    """The result of one question. ``answer`` never states anything absent from a citation."""
+
+    question: str
+    language: str
+    answer: str
+    refused: bool
+    citations: list[Citation] = field(default_factory=list)
+    nearest: list[NearestDocument] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    id: str | None = None
+    relevance: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """The documented ``--json`` shape (see README, "JSON answer")."""
+        payload: dict[str, Any] = {}
+        if self.id is not None:
+            payload["id"] = self.id
+        payload.update(
+            question=self.question,
+            language=self.language,
+            answer=self.answer,
+            refused=self.refused,
+            citations=[{**asdict(c), "translations": list(c.translations)} for c in self.citations],
+            nearest=[asdict(d) for d in self.nearest],
+            relevance=self.relevance,
+            timings_ms={k: round(v, 1) for k, v in self.timings_ms.items()},
+        )
+        return payload
+
+
+@dataclass(frozen=True)
+class IngestFailure:
+    path: str
+    error: str
+
+
+@dataclass
+class IngestReport:
+    """Counts printed by ``regula ingest --json``."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    chunks: int = 0
+    failed: list[IngestFailure] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "chunks": self.chunks,
+            "failed": [asdict(f) for f in self.failed],
+        }

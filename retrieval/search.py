@@ -1,0 +1,411 @@
+"""Hybrid retrieval: dense + lexical, fused by reciprocal rank, translations collapsed.
+
+Dense vectors and the encoder's latent terms carry meaning across languages; BM25 catches
+exact terms. Reciprocal-rank fusion needs no score calibration between them.
+
+Multilingual encoders rate any text in the asker's language as closer than the same content
+in another language. Both semantic scores are therefore centred per document language: the
+query's similarity to that language's centroid is subtracted (s'(q, c) = q·c − q·μ_lang(c)),
+and candidates are drawn per language. On the evaluation sets this moved recall@4 from 0.77
+to 0.95 (seeds) and 0.63 to 0.83 (sample corpus). Then translations of one passage are
+collapsed into one result, shown in the asker's language when that version exists, with the
+other languages listed. Passages of a version that is not live (a crashed or superseded
+ingest) are dropped here, which is what makes a document visible whole or not at all.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from retrieval.config import Settings
+from retrieval.embeddings import E5Embeddings
+from retrieval.index import VectorStore
+from retrieval.lexical import LexicalIndex
+from retrieval.models import Document, Passage
+
+
+@dataclass
+class SearchFilters:
+    """Optional restrictions; ``None`` means no restriction."""
+
+    doc_ids: list[str] | None = None
+    language: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        clauses: list[dict[str, Any]] = []
+        if self.doc_ids:
+            clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
+        if self.language:
+            clauses.append({"language": self.language})
+        if self.date_from:
+            clauses.append({"date_num": {"$gte": int(self.date_from.replace("-", "")[:8])}})
+        if self.date_to:
+            clauses.append({"date_num": {"$lte": int(self.date_to.replace("-", "")[:8])}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+@dataclass
+class _Candidate:
+    chunk_id: str
+    doc_id: str
+    text: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    dense: float = 0.0
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    latent_rank: int | None = None
+    fused: float = 0.0
+
+
+def _version_of(chunk_id: str) -> str:
+    parts = chunk_id.split("::")
+    return parts[-2] if len(parts) >= 3 else ""
+
+
+class Searcher:
+    """Runs a query against the store and lexical index; keeps a cached manifest."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: VectorStore,
+        lexical: LexicalIndex,
+        embeddings: E5Embeddings,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.lexical = lexical
+        self.embeddings = embeddings
+        self._revision: str | None = None
+        self._manifest: dict[str, Document] = {}
+        self._lock = threading.RLock()
+        self._vectors: OrderedDict[str, tuple[list[str], NDArray[np.float32]]] = OrderedDict()
+        self._dense_centroids: dict[str, NDArray[np.float32]] = {}
+        self._latent_centroids: dict[str, dict[int, float]] = {}
+
+    # -- manifest and lexical consistency ---------------------------------------------------
+    def refresh(self, force: bool = False) -> dict[str, Document]:
+        """Reload the manifest when another writer committed; resync the lexical cache."""
+        with self._lock:
+            revision = self.store.revision()
+            if force or revision != self._revision:
+                self._manifest = self.store.manifest()
+                self._revision = revision
+                self._sync_lexical()
+                self._compute_centroids()
+            return self._manifest
+
+    def _compute_centroids(self) -> None:
+        """Per-language mean vectors, from the manifest's per-document mean vectors."""
+        vectors = self.store.document_vectors(list(self._manifest))
+        sums: dict[str, NDArray[np.float32]] = {}
+        counts: dict[str, int] = {}
+        for doc_id, doc in self._manifest.items():
+            if doc_id not in vectors:
+                continue
+            weight = max(doc.chunk_count, 1)
+            sums[doc.language] = sums.get(doc.language, 0) + weight * vectors[doc_id]
+            counts[doc.language] = counts.get(doc.language, 0) + weight
+        self._dense_centroids = {
+            lang: (sums[lang] / counts[lang]).astype(np.float32) for lang in sums
+        }
+        self._latent_centroids = self.lexical.latent_centroids()
+
+    def _languages(self, filters: SearchFilters) -> list[str]:
+        languages = sorted({d.language for d in self._manifest.values()})
+        return [filters.language] if filters.language else languages
+
+    def _sync_lexical(self) -> None:
+        lexical_versions = self.lexical.versions()
+        stale = [d for d in lexical_versions if d not in self._manifest]
+        self.lexical.remove_documents(stale)
+        for doc_id, doc in self._manifest.items():
+            if lexical_versions.get(doc_id) != doc.version:
+                got = self.store.chunks_of(doc_id, doc.version)
+                self.lexical.replace_document(
+                    doc_id, doc.version, doc.language,
+                    list(zip(got["ids"], got["documents"], strict=True)),
+                    [str((m or {}).get("latent", "")) for m in got["metadatas"]],
+                )  # fmt: skip
+
+    @property
+    def manifest(self) -> dict[str, Document]:
+        return self._manifest
+
+    def _live(self, chunk_id: str, doc_id: str) -> bool:
+        doc = self._manifest.get(doc_id)
+        return doc is not None and doc.version == _version_of(chunk_id)
+
+    # -- retrieval --------------------------------------------------------------------------
+    def search(
+        self,
+        query: str,
+        language: str,
+        k: int,
+        filters: SearchFilters | None = None,
+        timings: dict[str, float] | None = None,
+        query_vector: NDArray[np.float32] | None = None,
+    ) -> list[Passage]:
+        timings = {} if timings is None else timings
+        filters = filters or SearchFilters()
+        self.refresh()
+        mode = self.settings.retrieval.mode
+        limit = self.settings.retrieval.candidates
+        candidates: dict[str, _Candidate] = {}
+
+        if mode in ("hybrid", "dense"):
+            start = time.perf_counter()
+            if query_vector is None:
+                query_vector = self.embeddings.embed_query_vector(query)
+            timings["embed"] = (time.perf_counter() - start) * 1000
+            start = time.perf_counter()
+            dense_hits: list[tuple[float, _Candidate]] = []
+            for lang in self._languages(filters):
+                where = SearchFilters(
+                    filters.doc_ids, lang, filters.date_from, filters.date_to
+                ).chroma_where()
+                offset = (
+                    float(query_vector @ self._dense_centroids[lang])
+                    if lang in self._dense_centroids
+                    else 0.0
+                )
+                for chunk_id, text, metadata, similarity in self.store.query_chunks(
+                    query_vector, limit, where
+                ):
+                    doc_id = str(metadata.get("doc_id", ""))
+                    if self._live(chunk_id, doc_id):
+                        candidate = _Candidate(chunk_id, doc_id, text, metadata, dense=similarity)
+                        dense_hits.append((similarity - offset, candidate))
+            dense_hits.sort(key=lambda pair: pair[0], reverse=True)
+            for rank, (_, candidate) in enumerate(dense_hits[:limit], start=1):
+                candidate.dense_rank = rank
+                candidates[candidate.chunk_id] = candidate
+            timings["dense"] = (time.perf_counter() - start) * 1000
+
+        if mode in ("hybrid", "lexical"):
+            start = time.perf_counter()
+            doc_ids = self._filtered_doc_ids(filters)
+            rank = 0
+            for chunk_id, _score in self.lexical.search(query, language, limit, doc_ids):
+                doc_id = chunk_id.split("::")[0]
+                if not self._live(chunk_id, doc_id):
+                    continue
+                rank += 1
+                candidate = candidates.setdefault(chunk_id, _Candidate(chunk_id, doc_id))
+                candidate.lexical_rank = rank
+            timings["lexical"] = (time.perf_counter() - start) * 1000
+
+        if mode in ("hybrid", "latent"):
+            start = time.perf_counter()
+            ((features, weights),) = self.embeddings.latent_terms([query])
+            latent_hits: list[tuple[float, str]] = []
+            for lang in self._languages(filters):
+                centroid = self._latent_centroids.get(lang, {})
+                offset = sum(
+                    centroid.get(int(f), 0.0) * float(w)
+                    for f, w in zip(features, weights, strict=True)
+                )
+                doc_ids = self._filtered_doc_ids(
+                    SearchFilters(filters.doc_ids, lang, filters.date_from, filters.date_to)
+                )
+                for chunk_id, score in self.lexical.search_latent(
+                    features.tolist(), weights.tolist(), limit, doc_ids
+                ):
+                    if self._live(chunk_id, chunk_id.split("::")[0]):
+                        latent_hits.append((score - offset, chunk_id))
+            latent_hits.sort(reverse=True)
+            for rank, (_, chunk_id) in enumerate(latent_hits[:limit], start=1):
+                candidate = candidates.setdefault(
+                    chunk_id, _Candidate(chunk_id, chunk_id.split("::")[0])
+                )
+                candidate.latent_rank = rank
+            timings["latent"] = (time.perf_counter() - start) * 1000
+
+        start = time.perf_counter()
+        fused = self._fuse(list(candidates.values()))
+        self._fill_missing(fused)
+        passages = self._collapse_translations(fused, language, k)
+        timings["fusion"] = (time.perf_counter() - start) * 1000
+        return passages
+
+    def _filtered_doc_ids(self, filters: SearchFilters) -> list[str] | None:
+        if not (filters.doc_ids or filters.language or filters.date_from or filters.date_to):
+            return None
+        keep = []
+        for doc_id, doc in self._manifest.items():
+            if filters.doc_ids and doc_id not in filters.doc_ids:
+                continue
+            if filters.language and doc.language != filters.language:
+                continue
+            if filters.date_from and (not doc.date or doc.date < filters.date_from):
+                continue
+            if filters.date_to and (not doc.date or doc.date > filters.date_to):
+                continue
+            keep.append(doc_id)
+        return keep
+
+    def _fuse(self, candidates: list[_Candidate]) -> list[_Candidate]:
+        settings = self.settings.retrieval
+        for c in candidates:
+            c.fused = 0.0
+            if c.dense_rank is not None:
+                c.fused += settings.dense_weight / (settings.rrf_k + c.dense_rank)
+            if c.lexical_rank is not None:
+                c.fused += settings.lexical_weight / (settings.rrf_k + c.lexical_rank)
+            if c.latent_rank is not None:
+                c.fused += settings.latent_weight / (settings.rrf_k + c.latent_rank)
+        return sorted(candidates, key=lambda c: c.fused, reverse=True)
+
+    def _fill_missing(self, candidates: list[_Candidate]) -> None:
+        """Lexical-only hits arrive without text or metadata: fetch them in one call."""
+        missing = [c for c in candidates if not c.text]
+        if not missing:
+            return
+        got = self.store.get_chunks([c.chunk_id for c in missing])
+        by_id = {
+            i: (text, meta)
+            for i, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
+        }
+        for c in missing:
+            c.text, c.metadata = by_id.get(c.chunk_id, ("", {}))
+            c.metadata = dict(c.metadata or {})
+
+    # -- translations -----------------------------------------------------------------------
+    def _group_members(self, doc_id: str) -> list[Document]:
+        doc = self._manifest.get(doc_id)
+        if doc is None:
+            return []
+        group = doc.group_id or doc_id
+        return [d for d in self._manifest.values() if (d.group_id or d.doc_id) == group]
+
+    def _chunk_vectors(self, doc: Document) -> tuple[list[str], NDArray[np.float32]]:
+        key = f"{doc.doc_id}::{doc.version}"
+        with self._lock:
+            if key in self._vectors:
+                self._vectors.move_to_end(key)
+                return self._vectors[key]
+        got = self.store.chunk_records().get(
+            where={"$and": [{"doc_id": doc.doc_id}, {"version": doc.version}]},
+            include=["embeddings"],
+        )
+        entry = (list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32))
+        with self._lock:
+            self._vectors[key] = entry
+            while len(self._vectors) > 256:
+                self._vectors.popitem(last=False)
+        return entry
+
+    def aligned_chunk(self, chunk_id: str, source: Document, target: Document) -> str:
+        """The chunk of ``target`` that translates ``chunk_id`` of ``source`` (best match)."""
+        source_ids, source_vectors = self._chunk_vectors(source)
+        target_ids, target_vectors = self._chunk_vectors(target)
+        if chunk_id not in source_ids or not target_ids:
+            return ""
+        row = source_vectors[source_ids.index(chunk_id)]
+        return target_ids[int(np.argmax(target_vectors @ row))]
+
+    def _collapse_translations(
+        self, fused: list[_Candidate], language: str, k: int
+    ) -> list[Passage]:
+        passages: list[Passage] = []
+        seen: set[str] = set()
+        for candidate in fused:
+            if len(passages) >= k:
+                break
+            if not candidate.text:
+                continue
+            doc = self._manifest.get(candidate.doc_id)
+            if doc is None:
+                continue
+            members = (
+                self._group_members(doc.doc_id)
+                if self.settings.retrieval.group_translations
+                else [doc]
+            )
+            shown_id, shown_doc, key = candidate.chunk_id, doc, candidate.chunk_id
+            if len(members) > 1:
+                anchor = min(members, key=lambda d: d.doc_id)
+                if anchor.doc_id != doc.doc_id:
+                    key = self.aligned_chunk(candidate.chunk_id, doc, anchor) or key
+                preferred = next((m for m in members if m.language == language), None)
+                if preferred is not None and preferred.doc_id != doc.doc_id:
+                    shown_id = self.aligned_chunk(candidate.chunk_id, doc, preferred) or shown_id
+                    shown_doc = preferred if shown_id != candidate.chunk_id else doc
+            if key in seen or shown_id in seen:
+                continue
+            seen.update({key, shown_id})
+            text = candidate.text
+            if shown_id != candidate.chunk_id:
+                got = self.store.get_chunks([shown_id])
+                text = got["documents"][0] if got["documents"] else text
+            others = sorted({m.language for m in members if m.doc_id != shown_doc.doc_id})
+            passages.append(self._passage(shown_id, shown_doc, text, candidate, tuple(others)))
+        return passages
+
+    def _passage(
+        self,
+        chunk_id: str,
+        doc: Document,
+        text: str,
+        candidate: _Candidate,
+        translations: tuple[str, ...],
+    ) -> Passage:
+        locator = str(candidate.metadata.get("locator", ""))
+        if chunk_id != candidate.chunk_id:
+            got = self.store.get_chunks([chunk_id])
+            locator = str((got["metadatas"] or [{}])[0].get("locator", locator))
+        return Passage(
+            chunk_id=chunk_id, doc_id=doc.doc_id, text=text, locator=locator,
+            title=doc.title, language=doc.language, source=doc.source, date=doc.date,
+            group_id=doc.group_id or doc.doc_id, score=candidate.fused,
+            dense_score=candidate.dense, lexical_rank=candidate.lexical_rank,
+            translations=translations,
+        )  # fmt: skip
+
+    def translations_of(self, chunk_id: str) -> list[Passage]:
+        """The passage ``chunk_id`` in each other language version of its document."""
+        self.refresh()
+        doc = self._manifest.get(chunk_id.split("::")[0])
+        if doc is None or not self._live(chunk_id, doc.doc_id):
+            return []
+        result = []
+        for member in self._group_members(doc.doc_id):
+            if member.doc_id == doc.doc_id:
+                continue
+            aligned = self.aligned_chunk(chunk_id, doc, member)
+            if not aligned:
+                continue
+            got = self.store.get_chunks([aligned])
+            candidate = _Candidate(
+                aligned, member.doc_id, got["documents"][0], dict(got["metadatas"][0])
+            )
+            result.append(self._passage(aligned, member, candidate.text, candidate, ()))
+        return result
+
+    def nearest_documents(
+        self, query_vector: NDArray[np.float32], limit: int
+    ) -> list[tuple[Document, float]]:
+        self.refresh()
+        hits = self.store.query_documents(query_vector, limit * 3)
+        out: list[tuple[Document, float]] = []
+        groups: set[str] = set()
+        for doc_id, score in hits:
+            doc = self._manifest.get(doc_id)
+            if doc is None or (doc.group_id or doc_id) in groups:
+                continue
+            groups.add(doc.group_id or doc_id)
+            out.append((doc, score))
+            if len(out) >= limit:
+                break
+        return out

@@ -1,0 +1,180 @@
+"""Builders for the files loader tests read: real PDFs, .docx files, HTML and encoded text.
+
+Everything is generated in the test's ``tmp_path`` so nothing binary lives in the repository.
+PDFs use a Unicode TrueType font when the system has one (DejaVu, Noto, Liberation); without
+one they fall back to the PDF core font, and :data:`UNICODE_FONT` is ``None`` so tests that need
+non-Latin-1 text can skip.
+"""
+
+from __future__ import annotations
+
+import codecs
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import docx
+from fpdf import FPDF
+
+_FONT_NAMES = ("DejaVuSans.ttf", "NotoSans-Regular.ttf", "LiberationSans-Regular.ttf")
+_FONT_DIRS = (Path("/usr/share/fonts"), Path("/usr/local/share/fonts"), Path.home() / ".fonts")
+
+
+def find_unicode_font() -> Path | None:
+    """A TrueType font with wide Unicode coverage, or None when the system has none."""
+    for name in _FONT_NAMES:
+        for directory in _FONT_DIRS:
+            if directory.is_dir():
+                found = next(directory.rglob(name), None)
+                if found is not None:
+                    return found
+    return None
+
+
+UNICODE_FONT = find_unicode_font()
+
+
+def make_pdf(
+    path: Path,
+    blocks: Sequence[str],
+    *,
+    title: str | None = None,
+    width_mm: float = 120,
+    user_password: str | None = None,
+    owner_password: str | None = None,
+    page_numbers: bool = False,
+    running_header: str | None = None,
+) -> Path:
+    """A text PDF: each block is one paragraph, word-wrapped by fpdf2 into hard lines.
+
+    Narrow ``width_mm`` forces wrapping, which is what the loader must undo. Blocks are
+    separated by a small vertical gap, not by an empty text line, as in real typeset PDFs.
+    """
+    pdf = FPDF()
+    if title is not None:
+        pdf.set_title(title)
+    _set_font(pdf)
+    if page_numbers:
+        pdf.footer = lambda: _edge(pdf, -15, f"Page {pdf.page_no()}")  # type: ignore[method-assign]
+    if running_header is not None:
+        pdf.header = lambda: _edge(pdf, 8, running_header)  # type: ignore[method-assign]
+    pdf.add_page()
+    for block in blocks:
+        pdf.multi_cell(width_mm, 6, block, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    if owner_password is not None or user_password is not None:
+        pdf.set_encryption(owner_password or "owner", user_password=user_password or "")
+    pdf.output(str(path))
+    return path
+
+
+def _edge(pdf: FPDF, y: float, text: str) -> None:
+    pdf.set_y(y)
+    pdf.cell(0, 8, text, align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_y(max(pdf.get_y(), pdf.t_margin))
+
+
+def _set_font(pdf: FPDF) -> None:
+    if UNICODE_FONT is not None:
+        pdf.add_font("body", fname=str(UNICODE_FONT))
+        pdf.set_font("body", size=11)
+    else:
+        pdf.set_font("Helvetica", size=11)
+
+
+def make_blank_pdf(path: Path) -> Path:
+    """A PDF with a drawing and no text layer, like a scan."""
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.rect(20, 20, 100, 60, style="F")
+    pdf.output(str(path))
+    return path
+
+
+def make_corrupt_pdf(path: Path) -> Path:
+    """Starts like a PDF, then garbage: no xref, no objects."""
+    path.write_bytes(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<< /Type /Cat" + b"\x8f\x12" * 200)
+    return path
+
+
+def make_docx(
+    path: Path,
+    paragraphs: Sequence[str],
+    *,
+    title: str | None = None,
+    language: str | None = None,
+    headings: Sequence[str] = (),
+    table: Sequence[Sequence[str]] = (),
+) -> Path:
+    """A real .docx: headings first, then paragraphs, then a table, in that order."""
+    document = docx.Document()
+    for heading in headings:
+        document.add_heading(heading, level=1)
+    for text in paragraphs:
+        document.add_paragraph(text)
+    if table:
+        grid = document.add_table(rows=len(table), cols=len(table[0]))
+        for row, values in zip(grid.rows, table, strict=True):
+            for cell, value in zip(row.cells, values, strict=True):
+                cell.text = value
+        document.add_paragraph("After the table.")
+    if title is not None:
+        document.core_properties.title = title
+    if language is not None:
+        document.core_properties.language = language
+    document.save(str(path))
+    return path
+
+
+def make_zip(path: Path, members: dict[str, bytes]) -> Path:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def make_zip_bomb_docx(path: Path, *, member_mb: int = 12) -> Path:
+    """A docx-shaped zip whose one member expands ~1000x: zeros compress to almost nothing."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", b"<Types/>")
+        archive.writestr("word/document.xml", b"<w:document/>")
+        with archive.open("word/media/image1.bin", "w") as member:
+            chunk = bytes(1024 * 1024)
+            for _ in range(member_mb):
+                member.write(chunk)
+    return path
+
+
+def make_many_members_docx(path: Path, count: int) -> Path:
+    members = {"word/document.xml": b"<w:document/>"}
+    members.update({f"word/media/m{i}.xml": b"" for i in range(count)})
+    return make_zip(path, members)
+
+
+def make_binary_named(path: Path, size: int = 4096, *, with_nul: bool = True) -> Path:
+    """Deterministic noise; without NULs it still has control bytes everywhere."""
+    low = 0 if with_nul else 1
+    data = bytes(low + (i * 131 + 17) % (256 - low) for i in range(size))
+    path.write_bytes(data)
+    return path
+
+
+def write_text(path: Path, text: str, encoding: str = "utf-8", *, bom: bool = False) -> Path:
+    """Text in ``encoding``; ``bom`` prefixes the encoding's byte-order mark (utf-8/16)."""
+    boms = {"utf-8": codecs.BOM_UTF8, "utf-16-le": codecs.BOM_UTF16_LE}
+    boms["utf-16-be"] = codecs.BOM_UTF16_BE
+    prefix = boms[encoding] if bom else b""
+    path.write_bytes(prefix + text.encode(encoding))
+    return path
+
+
+def make_html(path: Path, body: str, *, title: str | None = None, lang: str | None = None) -> Path:
+    head = f"<title>{title}</title>" if title is not None else ""
+    lang_attr = f' lang="{lang}"' if lang is not None else ""
+    page = (
+        f"<!DOCTYPE html>\n<html{lang_attr}><head><meta charset='utf-8'>{head}"
+        "<style>p { color: red }</style><script>var x = '<p>not text</p>';</script>"
+        f"</head>\n<body>{body}</body></html>\n"
+    )
+    path.write_text(page, encoding="utf-8")
+    return path
