@@ -98,8 +98,10 @@ class Assistant:
             query, language, k or self.settings.retrieval.k, filters, timings, query_vector
         )
         step = time.perf_counter()
-        scored = self.composer.score_sentences(passages, query_vector)
-        relevance = self.composer.relevance(scored)
+        scored = self.composer.score_sentences(
+            passages, query_vector, lambda lang: self.searcher.language_offset(query_vector, lang)
+        )
+        relevance = self.composer.relevance(passages)
         if relevance < self.settings.answer.min_relevance:
             nearest = [
                 NearestDocument(d.doc_id, d.title, d.language, round(score, 4))

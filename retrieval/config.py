@@ -102,15 +102,15 @@ class AnswerSettings(Section):
         "extractive", description="'extractive' quotes sentences; 'llm' is reserved."
     )
     min_relevance: float = Field(
-        0.815,
+        0.785,
         ge=0,
         le=1,
-        description="Below this best sentence-to-question similarity Regula refuses "
-        "(calibrated on the evaluation sets; see README).",
+        description="Below this best question-passage similarity Regula refuses "
+        "(calibrated on the evaluation sets; see README, 'Refusal').",
     )
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted in an answer.")
     sentence_margin: float = Field(
-        0.03,
+        0.02,
         ge=0,
         le=1,
         description="Quote extra sentences only if within this similarity of the best one.",

@@ -122,6 +122,11 @@ class Searcher:
         }
         self._latent_centroids = self.lexical.latent_centroids()
 
+    def language_offset(self, query_vector: NDArray[np.float32], language: str) -> float:
+        """How close the query is to text in ``language`` regardless of content (q·μ)."""
+        centroid = self._dense_centroids.get(language)
+        return float(query_vector @ centroid) if centroid is not None else 0.0
+
     def _languages(self, filters: SearchFilters) -> list[str]:
         languages = sorted({d.language for d in self._manifest.values()})
         return [filters.language] if filters.language else languages
