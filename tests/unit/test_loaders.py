@@ -4,7 +4,6 @@ text in several encodings, and every way a file can be refused."""
 from __future__ import annotations
 
 import codecs
-import sys
 import unicodedata
 from pathlib import Path
 
@@ -14,10 +13,6 @@ import pytest
 from retrieval import loaders
 from retrieval.errors import LoaderError
 from retrieval.loaders import SUPPORTED_SUFFIXES, load_bytes, load_document, sniff_kind
-
-# `tests.*` helpers need the repository root on sys.path; pytest's `pythonpath = ["."]` would
-# make this line unnecessary.
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.fixtures_files import (
     UNICODE_FONT,
     make_binary_named,
