@@ -12,7 +12,9 @@ gets an answer. The rules:
 
 A stranger's update gets one polite refusal (once per cooldown, so it cannot be used to make the
 bot spam), an empty inline answer, or a refusal toast on a callback, and then
-``ApplicationHandlerStop``: no other handler sees it, so nothing of the corpus leaks.
+``ApplicationHandlerStop``: no other handler sees it, so nothing of the corpus leaks. The stop is
+raised even when sending the refusal fails, because PTB runs the next handler group after an
+ordinary exception.
 """
 
 from __future__ import annotations
@@ -130,28 +132,43 @@ def _wants_reply(message: Message, bot_id: int, bot_username: str) -> bool:
     return is_command or addressed_text(message, bot_id, bot_username) is not None
 
 
+def _allowed(update: object, policy: AccessPolicy) -> bool:
+    try:
+        return isinstance(update, Update) and policy.allows(update)
+    except Exception:  # fail closed: a bug here must never open the bot
+        log.exception("access check failed; treating the update as a stranger's")
+        return False
+
+
 async def gate(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """TypeHandler callback for group -1: let allowed updates through, refuse the rest."""
-    if not isinstance(update, Update):
-        raise ApplicationHandlerStop
     policy: AccessPolicy = context.bot_data["access"]
-    if policy.allows(update):
+    if _allowed(update, policy):
         return
+    if isinstance(update, Update):
+        user_id = update.effective_user.id if update.effective_user else None
+        log.info("refused update %s from user %s", update.update_id, user_id)
+        try:
+            await _refuse(update, context, policy)
+        except Exception:  # the refusal is a courtesy; stopping the update is not optional
+            log.warning("could not send the refusal", exc_info=True)
+    raise ApplicationHandlerStop
+
+
+async def _refuse(update: Update, context: ContextTypes.DEFAULT_TYPE, policy: AccessPolicy) -> None:
     prompts: Prompts = context.bot_data["prompts"]
     refusal = prompts.get("bot_denied", _language(update, prompts))
-    user_id = update.effective_user.id if update.effective_user else None
-    log.info("refused update %s from user %s", update.update_id, user_id)
     if update.inline_query is not None:
         await update.inline_query.answer([], cache_time=0, is_personal=True)
     elif update.callback_query is not None:
         await update.callback_query.answer(refusal, show_alert=True)
     elif (message := update.message or update.edited_message) is not None:
-        key = message.sender_chat.id if message.sender_chat else user_id
+        user = update.effective_user
+        key = message.sender_chat.id if message.sender_chat else (user.id if user else None)
         bot = context.bot
         if (
             key is not None
             and _wants_reply(message, bot.id, bot.username)
-            and (policy.first_refusal(key))
+            and policy.first_refusal(key)
         ):
             await message.reply_text(refusal, do_quote=False)
-    raise ApplicationHandlerStop

@@ -54,6 +54,9 @@ class AuditLog:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
+            # No fsync per row: a crash may lose the last rows, never corrupt the file; this
+            # keeps each write cheap enough to run on the bot's event loop.
+            self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
             self.prune()
 

@@ -1,7 +1,9 @@
 """Telegram handlers: parse the update, call the assistant in a thread, format, reply.
 
 The assistant is synchronous and CPU-bound, so every call goes through ``asyncio.to_thread``:
-one slow question (or an admin's upload being indexed) never stalls the others. Dependencies
+one slow question (or an admin's upload being indexed) never stalls the others. The audit log is
+written directly from the event loop: its writes take microseconds, and in the shared thread
+pool they would wait behind every queued question, delaying all replies of a burst. Dependencies
 come from ``bot_data`` (filled by ``telegram_app.build_application``); every user-facing string
 comes from ``prompts/<lang>/bot.yaml``.
 """
@@ -56,7 +58,6 @@ class Asked:
     """An answer kept for its buttons (Sources, Other languages) and its audit row."""
 
     answer: Answer
-    user_id: int
     row_id: int | None
 
 
@@ -95,7 +96,7 @@ def _language(update: Update, context: Context) -> str:
     return code if prompts.has(code) else "en"
 
 
-def _text(context: Context, key: str, language: str, **fields: Any) -> str:
+def _text(context: Context, key: str, language: str, /, **fields: Any) -> str:
     """A prompt, HTML-escaped: prompts are data, never markup."""
     prompts: Prompts = _dep(context, "prompts")
     return escape(prompts.get(key, language, **fields))
@@ -110,7 +111,7 @@ async def _reply(update: Update, context: Context, html_text: str, **kwargs: Any
     await send_html(context.bot, chat.id, html_text, reply_to=reply_to, **kwargs)
 
 
-async def _say(update: Update, context: Context, key: str, **fields: Any) -> None:
+async def _say(update: Update, context: Context, key: str, /, **fields: Any) -> None:
     await _reply(update, context, _text(context, key, _language(update, context), **fields))
 
 
@@ -130,33 +131,21 @@ def followup_markers(prompts: Prompts) -> list[str]:
     return sorted(m for m in markers if m)
 
 
-def _keyboard(answer: Answer, key: str, row_id: int | None, prompts: Prompts) -> Any:
-    lang = answer.language
-    top = []
-    if answer.citations:
-        top.append(
-            InlineKeyboardButton(
-                prompts.get("bot_button_sources", lang), callback_data=f"src:{key}"
-            )
-        )
+def _keyboard(
+    answer: Answer, key: str, row_id: int | None, prompts: Prompts
+) -> InlineKeyboardMarkup | None:
+    """Sources and Other languages when there is something to show, then 👍 👎."""
+
+    def button(label: str, data: str) -> InlineKeyboardButton:
+        return InlineKeyboardButton(prompts.get(label, answer.language), callback_data=data)
+
+    top = [button("bot_button_sources", f"src:{key}")] if answer.citations else []
     if any(c.translations for c in answer.citations):
-        top.append(
-            InlineKeyboardButton(
-                prompts.get("bot_button_translations", lang), callback_data=f"tr:{key}"
-            )
-        )
+        top.append(button("bot_button_translations", f"tr:{key}"))
     rows = [top] if top else []
     if row_id is not None:
-        rows.append(
-            [
-                InlineKeyboardButton(
-                    prompts.get("bot_button_helpful", lang), callback_data=f"fb:{row_id}:1"
-                ),
-                InlineKeyboardButton(
-                    prompts.get("bot_button_unhelpful", lang), callback_data=f"fb:{row_id}:-1"
-                ),
-            ]
-        )
+        rows.append([button("bot_button_helpful", f"fb:{row_id}:1"),
+                     button("bot_button_unhelpful", f"fb:{row_id}:-1")])  # fmt: skip
     return InlineKeyboardMarkup(rows) if rows else None
 
 
@@ -188,8 +177,7 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     if not follow_up:
         previous[user.id] = (question, time.monotonic())
     audit: AuditLog = _dep(context, "audit")
-    row_id = await asyncio.to_thread(
-        audit.record,
+    row_id = audit.record(  # a few microseconds; a thread would queue it behind other questions
         user_id=user.id,
         chat_id=chat.id,
         question=question,
@@ -198,7 +186,7 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         latency_ms=latency_ms,
         language=answer.language,
     )
-    key = _dep(context, "answers").put(Asked(answer, user.id, row_id))
+    key = _dep(context, "answers").put(Asked(answer, row_id))
     prompts: Prompts = _dep(context, "prompts")
     html_text = formatting.render_answer(answer, prompts)
     await _reply(update, context, html_text, markup=_keyboard(answer, key, row_id, prompts))
@@ -292,7 +280,7 @@ async def stats(update: Update, context: Context) -> None:
     audit: AuditLog = _dep(context, "audit")
     if audit.enabled:
         days = _dep(context, "settings").audit.retention_days
-        usage = await asyncio.to_thread(audit.summary, days)
+        usage = audit.summary(days)
         html_text += "\n\n" + _text(context, "bot_audit_summary", lang, days=days, **usage)
     await _reply(update, context, html_text)
 
@@ -396,9 +384,7 @@ async def _feedback(update: Update, context: Context, rest: str, lang: str) -> N
     row, _, value = rest.partition(":")
     audit: AuditLog = _dep(context, "audit")
     try:
-        recorded = await asyncio.to_thread(
-            audit.set_feedback, int(row), query.from_user.id, int(value)
-        )
+        recorded = audit.set_feedback(int(row), query.from_user.id, int(value))
     except ValueError:
         recorded = False
     await query.answer(

@@ -77,14 +77,18 @@ def build_application(settings: Settings, assistant: Assistant, token: str) -> A
     groups = filters.ChatType.GROUPS
     new_text = filters.UpdateType.MESSAGE & filters.TEXT & ~filters.COMMAND
     app.add_handler(TypeHandler(Update, gate), group=-1)
-    app.add_handler(CommandHandler("start", handlers.start))
-    app.add_handler(CommandHandler("help", handlers.help_command))
-    app.add_handler(CommandHandler("ask", handlers.ask))
-    app.add_handler(CommandHandler("docs", handlers.docs))
-    app.add_handler(CommandHandler("lang", handlers.lang))
-    app.add_handler(CommandHandler("stats", handlers.stats))
-    app.add_handler(CommandHandler("reindex", handlers.reindex))
-    app.add_handler(CommandHandler("forget", handlers.forget))
+    commands = {
+        "start": handlers.start,
+        "help": handlers.help_command,
+        "ask": handlers.ask,
+        "docs": handlers.docs,
+        "lang": handlers.lang,
+        "stats": handlers.stats,
+        "reindex": handlers.reindex,
+        "forget": handlers.forget,
+    }
+    for name, callback in commands.items():  # an edited command is not run a second time
+        app.add_handler(CommandHandler(name, callback, filters.UpdateType.MESSAGE))
     app.add_handler(MessageHandler(new_text & private, handlers.private_message))
     app.add_handler(MessageHandler(new_text & groups, handlers.group_message))
     app.add_handler(
@@ -120,18 +124,18 @@ def configure_logging(level: int = logging.INFO) -> None:
 
 
 def serve(settings: Settings, assistant: Assistant) -> None:
-    """Run the bot until SIGINT/SIGTERM, then close the assistant."""
-    token = os.environ.get(TOKEN_ENV, "").strip()
-    if not token:
-        msg = f"{TOKEN_ENV} is not set: export the token BotFather gave you"
-        raise ConfigError(msg)
-    configure_logging()
-    tg = settings.telegram
-    if tg.mode == "webhook" and not tg.webhook_url:
-        msg = "telegram.webhook_url is required when telegram.mode is 'webhook'"
-        raise ConfigError(msg)
-    app = build_application(settings, assistant, token)
+    """Run the bot until SIGINT/SIGTERM, then close the assistant (which it now owns)."""
     try:
+        token = os.environ.get(TOKEN_ENV, "").strip()
+        if not token:
+            msg = f"{TOKEN_ENV} is not set: export the token BotFather gave you"
+            raise ConfigError(msg)
+        tg = settings.telegram
+        if tg.mode == "webhook" and not tg.webhook_url:
+            msg = "telegram.webhook_url is required when telegram.mode is 'webhook'"
+            raise ConfigError(msg)
+        configure_logging()
+        app = build_application(settings, assistant, token)
         if tg.mode == "webhook":
             secret = os.environ.get(WEBHOOK_SECRET_ENV) or secrets.token_urlsafe(32)
             app.run_webhook(

@@ -21,7 +21,7 @@ from html import unescape
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
 TOKEN = "123456789:TEST-loopback-token"
 BOT_USER = {
@@ -264,21 +264,29 @@ class LoopbackBotAPI:
                 except (BrokenPipeError, ConnectionResetError):
                     self.close_connection = True  # the client gave up (a cancelled long poll)
 
-            def do_GET(self) -> None:
+            def _file(self) -> bool:
+                """Serve ``/file/bot<token>/<path>`` (PTB URL-encodes the token's colon)."""
+                path = unquote(self.path)
                 prefix = f"/file/bot{api.token}/"
-                if self.path.startswith(prefix):
-                    wanted = self.path[len(prefix) :]
-                    for path, content in api.files.values():
-                        if path == wanted:
-                            self._send(200, content, "application/octet-stream")
-                            return
+                if not path.startswith(prefix):
+                    return False
+                wanted = path[len(prefix) :]
+                content = next((c for p, c in api.files.values() if p == wanted), None)
+                if content is None:
                     self._send(404, b"Not Found", "text/plain")
-                    return
-                self._dispatch({})
+                else:
+                    self._send(200, content, "application/octet-stream")
+                return True
+
+            def do_GET(self) -> None:
+                if not self._file():
+                    self._dispatch({})
 
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                if self._file():
+                    return
                 kind = self.headers.get("Content-Type", "")
                 if "json" in kind:
                     params = json.loads(raw or b"{}")

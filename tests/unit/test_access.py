@@ -6,7 +6,6 @@ calls go to the loopback server) with an assistant that fails the test if it is 
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -18,8 +17,6 @@ from bot.access import GROUP_ANONYMOUS_BOT, AccessPolicy, addressed_text
 from bot.telegram_app import build_application
 from retrieval.config import AccessSettings, Settings
 from retrieval.prompts import Prompts
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.loopback_botapi import BOT_USER, TOKEN, LoopbackBotAPI, Updates
 
 ALLOWED, ADMIN, STRANGER = 11, 12, 99
@@ -201,3 +198,15 @@ async def test_gate_ignores_unaddressed_group_chatter_from_strangers(
     assert api.calls_of("sendMessage") == []
     await feed(application, u.message(u.user(ALLOWED), chat, "/ask@regula_test_bot petition?"))
     assert len(api.sent_to(OTHER_GROUP)) == 1
+
+
+async def test_gate_stops_the_update_even_when_the_refusal_cannot_be_sent(
+    app: tuple[Any, LoopbackBotAPI],
+) -> None:
+    application, api = app
+    stranger = u.user(STRANGER)
+    chat = u.private_chat(stranger)  # unknown to the server: sendMessage fails "chat not found"
+    await feed(application, u.message(stranger, chat, "How is a petition registered?"))
+    [failed] = api.calls_of("sendMessage", ok=False)
+    assert failed.result is None
+    assert api.calls_of("sendMessage") == []  # and no handler ran (the assistant is untouched)

@@ -7,10 +7,10 @@ check the end-to-end tests rely on.
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bot import formatting
 from bot.formatting import (
@@ -27,8 +27,6 @@ from bot.formatting import (
 )
 from retrieval.models import Answer, Citation, Document, NearestDocument, Passage
 from retrieval.prompts import Prompts
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from tests.loopback_botapi import ApiError, visible_text
 
 
@@ -227,3 +225,16 @@ def test_validator_rejects_what_telegram_rejects() -> None:
 def test_clip_collapses_whitespace() -> None:
     assert formatting.clip("a\n\n b", 10) == "a b"
     assert formatting.clip("abcdef", 4) == "abc…"
+
+
+def test_every_bot_string_is_translated_with_the_same_fields(prompts: Prompts) -> None:
+    root = Path(__file__).resolve().parents[2] / "prompts"
+    english = yaml.safe_load((root / "en" / "bot.yaml").read_text(encoding="utf-8"))
+    for language in ("fr", "es", "de", "pl", "id", "ar", "vi", "pt", "ru"):
+        table = yaml.safe_load((root / language / "bot.yaml").read_text(encoding="utf-8"))
+        assert set(table) <= set(english), language
+        emoji_only = {"bot_button_helpful", "bot_button_unhelpful"}
+        assert set(english) - set(table) <= emoji_only, language
+        for key, text in table.items():
+            fields = set(re.findall(r"{(\w+)}", text))
+            assert fields == set(re.findall(r"{(\w+)}", english[key])), (language, key)

@@ -1,0 +1,604 @@
+"""The bot end to end: the real Application from ``build_application`` and the real Assistant
+over two sample directives (English and French), talking HTTP to the loopback Bot API server.
+
+The last tests run ``regula serve`` itself in a subprocess, in polling and in webhook mode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dtm
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot import formatting
+from bot.audit import AuditLog
+from bot.telegram_app import build_application
+from retrieval.assistant import Assistant
+from retrieval.config import Settings
+from retrieval.prompts import Prompts
+from tests.loopback_botapi import TOKEN, LoopbackBotAPI, Updates, visible_text
+
+ROOT = Path(__file__).resolve().parents[2]
+
+pytestmark = pytest.mark.timeout(900)
+
+ALICE, BRUNO, ADMIN, STRANGER = 101, 102, 103, 666
+GROUP = -100200
+BURST = list(range(1000, 1030))
+SAMPLES = ("ig-2024-07.en.md", "ig-2024-07.fr.md")
+TITLE_EN = "Directive on the Handling of Petitions and Denunciations"
+SOURCE_EN = "https://lex.valdoria.example/ig-2024-07/en"
+ORAL = "How must an oral petition be recorded?"
+CORPUS_WORDS = ("Directive", "Petition", "petition", "Article", "P-2", "Inspectorate")
+PROMPTS = Prompts()
+u = Updates()
+
+VEHICLES = b"""---
+title: "Directive on the Use of Official Vehicles"
+date: "2024-05-02"
+language: en
+---
+
+# Directive on the Use of Official Vehicles
+
+## Article 1 - Return of vehicles
+
+1. Official vehicles shall be returned to the central motor pool by 19:00 on the day of use.
+2. The driver shall record the odometer reading in the vehicle logbook when returning the vehicle.
+
+## Article 2 - Fuel cards
+
+1. Fuel cards may be used only for vehicles registered to the Inspectorate General.
+"""
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two sample directives, ingested once for the whole session."""
+    corpus = tmp_path_factory.mktemp("corpus")
+    for name in SAMPLES:
+        shutil.copy(ROOT / "corpus" / "sample" / name, corpus / name)
+    data_dir = tmp_path_factory.mktemp("index")
+    assistant = Assistant.from_settings(
+        Settings.model_validate({"storage": {"data_dir": str(data_dir)}})
+    )
+    report = assistant.ingest([corpus / name for name in SAMPLES])
+    assistant.close()
+    assert report.failed == []
+    assert report.added == 2
+    return data_dir
+
+
+@pytest.fixture(scope="session")
+def assistant(index_dir: Path) -> Iterator[Assistant]:
+    a = Assistant.from_settings(Settings.model_validate({"storage": {"data_dir": str(index_dir)}}))
+    yield a
+    a.close()
+
+
+@dataclass
+class Harness:
+    api: LoopbackBotAPI
+    app: Any
+    audit: AuditLog
+
+    def chat(self, user_id: int, language: str = "en") -> tuple[dict[str, Any], dict[str, Any]]:
+        user = u.user(user_id, language)
+        return user, self.api.add_chat(u.private_chat(user))
+
+    async def send(
+        self, update: dict[str, Any], chat_id: int, expect: int = 1, within: float = 180
+    ) -> list[dict[str, Any]]:
+        """Push an update; return the next ``expect`` messages the bot sends to ``chat_id``."""
+        before = len(self.api.sent_to(chat_id))
+        self.api.push_update(update)
+        await self.api.wait_for(lambda: len(self.api.sent_to(chat_id)) >= before + expect, within)
+        return self.api.sent_to(chat_id)[before:]
+
+    async def say(self, user_id: int, text: str, expect: int = 1) -> list[dict[str, Any]]:
+        user, chat = self.chat(user_id)
+        return await self.send(u.message(user, chat, text), user_id, expect)
+
+    def sent_message(self, chat_id: int, index: int = -1) -> dict[str, Any]:
+        """The Message object Telegram returned for a sendMessage (for callbacks)."""
+        calls = [c for c in self.api.calls_of("sendMessage") if c.params["chat_id"] == chat_id]
+        return dict(calls[index].result)
+
+
+@pytest.fixture
+async def make_bot(
+    assistant: Assistant, tmp_path: Path
+) -> AsyncIterator[Callable[..., Awaitable[Harness]]]:
+    """Start the real Application against a fresh loopback server; stop both afterwards."""
+    started: list[Harness] = []
+
+    async def start(**telegram: Any) -> Harness:
+        api = LoopbackBotAPI().start()
+        settings = Settings.model_validate({
+            "storage": {"data_dir": str(tmp_path / "bot")},
+            "telegram": {"api_base_url": api.base_url, "file_base_url": api.file_base_url,
+                         **telegram},
+            "access": {"allowed_user_ids": [ALICE, BRUNO, *BURST], "admin_user_ids": [ADMIN],
+                       "allowed_chat_ids": [GROUP]},
+        })  # fmt: skip
+        app = build_application(settings, assistant, TOKEN)
+        harness = Harness(api, app, app.bot_data["audit"])
+        started.append(harness)
+        await app.initialize()
+        await app.post_init(app)
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=dtm.timedelta(seconds=1))
+        return harness
+
+    yield start
+    for harness in started:
+        app = harness.app
+        if app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+        await app.post_shutdown(app)
+        await app.shutdown()
+        harness.api.stop()
+
+
+@pytest.fixture
+async def bot(make_bot: Callable[..., Awaitable[Harness]]) -> Harness:
+    return await make_bot()
+
+
+def visible(message: dict[str, Any]) -> str:
+    return visible_text(message["text"], message.get("parse_mode"))
+
+
+def buttons(message: dict[str, Any]) -> dict[str, str]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+    return {b["text"]: b["callback_data"] for row in rows for b in row}
+
+
+async def settle(seconds: float = 1.0) -> None:
+    """Give the bot time to send anything it should not have sent."""
+    await asyncio.sleep(seconds)
+
+
+class Spy:
+    """Counts calls to the assistant's methods (wrapping the real ones)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, assistant: Assistant) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = []
+        for name in ("ask", "search", "translations_of", "documents", "ingest_bytes", "stats"):
+            real = getattr(assistant, name)
+            monkeypatch.setattr(assistant, name, self._wrap(name, real))
+
+    def _wrap(self, name: str, real: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            self.calls.append((name, args, kwargs))
+            return real(*args, **kwargs)
+
+        return wrapper
+
+
+# -- answers ------------------------------------------------------------------------------------
+
+
+async def test_question_is_answered_with_a_citation_of_the_right_document(bot: Harness) -> None:
+    [reply] = await bot.say(ALICE, ORAL)
+    shown = visible(reply)
+    assert reply["parse_mode"] == "HTML"
+    assert "Form P-2" in shown
+    assert f"[1] {TITLE_EN}, Article 3" in shown
+    assert f'<a href="{SOURCE_EN}">{TITLE_EN}</a>' in reply["text"]
+    labels = buttons(reply)
+    assert {"📚 Sources", "🌐 Other languages", "👍", "👎"} <= set(labels)
+    assert bot.api.calls_of("sendChatAction")  # "typing…" while the assistant worked
+    [row] = bot.audit.rows()
+    assert row["user_id"] == ALICE
+    assert row["question"] == ORAL
+    assert row["cited_doc_ids"][0] == "ig-2024-07.en.md"
+    assert row["refused"] is False
+    assert row["latency_ms"] > 0
+
+
+async def test_short_follow_up_carries_the_previous_question(
+    bot: Harness, assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spy = Spy(monkeypatch, assistant)
+    await bot.say(ALICE, ORAL)
+    [reply] = await bot.say(ALICE, "and denunciations?")
+    asks = [kw for name, _, kw in spy.calls if name == "ask"]
+    assert asks[0]["context"] is None
+    assert asks[1]["context"] == ORAL
+    assert "[1]" in visible(reply)
+
+
+async def test_unrelated_question_is_refused_politely(bot: Harness) -> None:
+    [reply] = await bot.say(ALICE, "What is the recipe for a chocolate cake with strawberries?")
+    assert PROMPTS.get("not_covered", "en") in visible(reply)
+    assert "📚 Sources" not in buttons(reply)
+    assert bot.audit.rows()[0]["refused"] is True
+
+
+# -- access -------------------------------------------------------------------------------------
+
+
+async def test_stranger_is_denied_on_every_update_type_and_learns_nothing(
+    bot: Harness, assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [answer] = await bot.say(ALICE, ORAL)  # a real answer whose buttons the stranger replays
+    spy = Spy(monkeypatch, assistant)
+    stranger, chat = bot.chat(STRANGER)
+    api = bot.api
+    mark = len(api.calls)
+    denied = PROMPTS.get("bot_denied", "en")
+    replies = await bot.send(u.message(stranger, chat, ORAL), STRANGER)
+    assert [visible(m) for m in replies] == [denied]
+    api.push_update(u.message(stranger, chat, "/docs"))
+    api.push_update(u.message(stranger, chat, ORAL + "!", edited=True))
+    forged = {**bot.sent_message(ALICE), "chat": chat}
+    for data in buttons(answer).values():
+        api.push_update(u.callback(stranger, forged, data))
+    api.push_update(u.inline(stranger, "oral petition"))
+    file = api.add_file("stranger-file", VEHICLES, "vehicles.md")
+    api.push_update(u.document(stranger, chat, file, "vehicles.md"))
+    group = api.add_chat(u.group_chat(GROUP))
+    anonymous = u.message(u.user(1087968824), group, "/ask@regula_test_bot " + ORAL,
+                          sender_chat=group)  # fmt: skip
+    api.push_update(anonymous)
+    await api.wait_for(lambda: len(api.calls_of("answerCallbackQuery")) == len(buttons(answer)))
+    await api.wait_for(lambda: api.calls_of("answerInlineQuery") and api.sent_to(GROUP))
+    await settle()
+    assert [visible(m) for m in api.sent_to(STRANGER)] == [denied]  # once, then silence
+    assert [visible(m) for m in api.sent_to(GROUP)] == [denied]  # the anonymous admin
+    assert all(c.params["text"] == denied for c in api.calls_of("answerCallbackQuery"))
+    assert [c.params["results"] for c in api.calls_of("answerInlineQuery")] == [[]]
+    assert api.calls_of("getFile") == []
+    assert api.calls_of("editMessageReplyMarkup") == []
+    assert spy.calls == []  # nothing reached the assistant
+    for call in api.calls[mark:]:
+        if call.method in ("sendMessage", "answerCallbackQuery"):
+            assert not any(w in call.params.get("text", "") for w in CORPUS_WORDS)
+    assert [r["user_id"] for r in bot.audit.rows()] == [ALICE]
+
+
+# -- buttons ------------------------------------------------------------------------------------
+
+
+async def test_sources_other_languages_and_feedback_buttons(bot: Harness) -> None:
+    await bot.say(ALICE, ORAL)
+    answer = bot.sent_message(ALICE)
+    data = buttons(answer)
+    alice, _ = bot.chat(ALICE)
+
+    [sources] = await bot.send(u.callback(alice, answer, data["📚 Sources"]), ALICE)
+    assert "<blockquote expandable>" in sources["text"]
+    assert 'Form P-2 "Record of Oral Submission"' in visible(sources)
+
+    [versions] = await bot.send(u.callback(alice, answer, data["🌐 Other languages"]), ALICE)
+    assert "French" in visible(versions)
+    assert "Procès-verbal de dépôt oral" in visible(versions)
+
+    api = bot.api
+    api.push_update(u.callback(alice, answer, data["👍"]))
+    await api.wait_for(lambda: api.calls_of("editMessageReplyMarkup"))
+    toasts = [c.params.get("text") for c in api.calls_of("answerCallbackQuery")]
+    assert toasts[-1] == PROMPTS.get("bot_feedback_thanks", "en")
+    [edit] = api.calls_of("editMessageReplyMarkup")
+    kept = [b["text"] for row in edit.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert kept == ["📚 Sources", "🌐 Other languages"]
+    assert bot.audit.rows()[0]["feedback"] == 1
+
+    bruno, bruno_chat = bot.chat(BRUNO)  # a forged vote on Alice's row is not recorded
+    api.push_update(u.callback(alice, answer, data["👎"]))
+    api.push_update(u.callback(bruno, {**answer, "chat": bruno_chat}, data["👎"]))
+    await api.wait_for(lambda: len(api.calls_of("answerCallbackQuery")) == 5)
+    unknown = PROMPTS.get("bot_feedback_unknown", "en")
+    assert [c.params.get("text") for c in api.calls_of("answerCallbackQuery")][-2:] == [
+        unknown,
+        unknown,
+    ]
+    assert bot.audit.rows()[0]["feedback"] == 1
+
+
+async def test_inline_mode_offers_top_passages(bot: Harness) -> None:
+    alice, _ = bot.chat(ALICE)
+    bot.api.push_update(u.inline(alice, "oral petition Form P-2"))
+    [call] = await bot.api.wait_for(lambda: bot.api.calls_of("answerInlineQuery"))
+    results = call.params["results"]
+    assert 1 <= len(results) <= 5
+    assert results[0]["title"].startswith(TITLE_EN)
+    content = results[0]["input_message_content"]
+    assert content["parse_mode"] == "HTML"
+    assert "P-2" in visible_text(content["message_text"], "HTML")
+    assert call.params["is_personal"] is True
+
+
+# -- administration -----------------------------------------------------------------------------
+
+
+async def test_admin_uploads_a_document_then_it_answers_from_it(
+    bot: Harness, assistant: Assistant
+) -> None:
+    api = bot.api
+    admin, admin_chat = bot.chat(ADMIN)
+    alice, alice_chat = bot.chat(ALICE)
+    file = api.add_file("vehicles", VEHICLES, "vehicles.md")
+    refused = await bot.send(u.document(alice, alice_chat, file, "vehicles.md"), ALICE)
+    assert visible(refused[0]) == PROMPTS.get("bot_admin_only", "en")
+    huge = {"file_id": "huge", "file_unique_id": "uhuge", "file_size": 50 * 1024 * 1024}
+    [too_large] = await bot.send(u.document(admin, admin_chat, huge, "big.pdf"), ADMIN)
+    assert "50.0 MB" in visible(too_large)
+    [bad_type] = await bot.send(u.document(admin, admin_chat, file, "tool.exe"), ADMIN)
+    assert ".pdf" in visible(bad_type)
+    assert api.calls_of("getFile") == []  # all three refused before any download
+
+    started, done = await bot.send(u.document(admin, admin_chat, file, "vehicles.md"), ADMIN, 2)
+    assert visible(started) == PROMPTS.get("bot_upload_started", "en", filename="vehicles.md")
+    assert visible(done).startswith("Indexed vehicles.md: 1 added")
+    [reply] = await bot.say(
+        ALICE, "By what time must official vehicles be returned to the motor pool?"
+    )
+    assert "19:00" in visible(reply)
+    assert "[1] Directive on the Use of Official Vehicles" in visible(reply)
+
+    doc_id = next(d.doc_id for d in assistant.documents() if "Vehicles" in d.title)
+    [forgotten] = await bot.say(ADMIN, f"/forget {doc_id}")
+    assert visible(forgotten) == PROMPTS.get("bot_forget_done", "en", doc_id=doc_id)
+    [docs] = await bot.say(ADMIN, "/docs")
+    assert "Vehicles" not in visible(docs)
+    assert TITLE_EN in visible(docs)
+
+
+async def test_commands_help_language_docs_stats_and_reindex(bot: Harness) -> None:
+    [start] = await bot.say(ALICE, "/start")
+    assert visible(start) == PROMPTS.get("bot_welcome", "en", name=f"User{ALICE}")
+    [help_user] = await bot.say(ALICE, "/help")
+    [help_admin] = await bot.say(ADMIN, "/help")
+    assert "/reindex" not in visible(help_user)
+    assert "/reindex" in visible(help_admin)
+    [lang] = await bot.say(ALICE, "/lang fr")
+    assert visible(lang) == PROMPTS.get("bot_lang_set", "fr", language="français")
+    [help_fr] = await bot.say(ALICE, "/help")
+    assert visible(help_fr).startswith("Posez votre question")
+    [unknown] = await bot.say(ALICE, "/lang xx")
+    assert "xx" in visible(unknown)
+    [docs] = await bot.say(ALICE, "/docs")
+    assert visible(docs).count("•") == 2
+    [denied] = await bot.say(ALICE, "/stats")
+    assert visible(denied) == PROMPTS.get("bot_admin_only", "fr")
+    [stats] = await bot.say(ADMIN, "/stats")
+    assert "documents: 2" in visible(stats)
+    started, done = await bot.say(ADMIN, "/reindex", expect=2)
+    assert visible(started) == PROMPTS.get("bot_reindex_started", "en")
+    assert "2 unchanged" in visible(done)
+    commands = bot.api.calls_of("setMyCommands")
+    assert len(commands) == 1 + len(PROMPTS.languages)
+
+
+# -- groups -------------------------------------------------------------------------------------
+
+
+async def test_in_groups_only_mentions_replies_and_ask_are_answered(bot: Harness) -> None:
+    api = bot.api
+    group = api.add_chat(u.group_chat(GROUP))
+    member = u.user(4242)  # not individually allowed: the group is
+    api.push_update(u.message(member, group, "lunch at noon?"))
+    mention = u.message(member, group, "@regula_test_bot " + ORAL,
+                        entities=[{"type": "mention", "offset": 0, "length": 16}])  # fmt: skip
+    [answered] = await bot.send(mention, GROUP)
+    assert "Form P-2" in visible(answered)
+    reply = u.message(member, group, "and denunciations?",
+                      reply_to_message=bot.sent_message(GROUP))  # fmt: skip
+    [followed] = await bot.send(reply, GROUP)
+    assert "[1]" in visible(followed)
+    [asked] = await bot.send(u.message(member, group, "/ask@regula_test_bot " + ORAL), GROUP)
+    assert "Form P-2" in visible(asked)
+    await settle()
+    assert len(api.sent_to(GROUP)) == 3  # the chatter got nothing
+
+
+# -- reliability --------------------------------------------------------------------------------
+
+
+async def test_thirty_users_at_once_each_get_exactly_one_answer(bot: Harness) -> None:
+    questions = [ORAL, "Who registers petitions?", "Can a denunciation be anonymous?"]
+    for i, user_id in enumerate(BURST):
+        user, chat = bot.chat(user_id)
+        bot.api.push_update(u.message(user, chat, questions[i % 3]))
+    await bot.api.wait_for(lambda: all(bot.api.sent_to(uid) for uid in BURST), within=600)
+    await settle()
+    for user_id in BURST:
+        [reply] = bot.api.sent_to(user_id)
+        assert "[1]" in visible(reply) or PROMPTS.get("not_covered", "en") in visible(reply)
+    assert len(bot.audit.rows()) == len(BURST)
+
+
+async def test_flood_control_429_is_waited_out_and_the_answer_delivered(bot: Harness) -> None:
+    bot.api.fail_next("sendMessage", 1)
+    [reply] = await bot.say(ALICE, ORAL)
+    assert "Form P-2" in visible(reply)
+    [flooded] = bot.api.calls_of("sendMessage", ok=False)
+    assert flooded.status == 429
+    delivered = bot.api.calls_of("sendMessage")[-1]
+    assert delivered.at - flooded.at >= 1.0
+
+
+async def test_over_long_answer_is_split_into_valid_messages(
+    bot: Harness, assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_ask = assistant.ask
+
+    def long_ask(*args: Any, **kwargs: Any) -> Any:
+        answer = real_ask(*args, **kwargs)
+        answer.answer = "\n\n".join([answer.answer] * 25)
+        return answer
+
+    monkeypatch.setattr(assistant, "ask", long_ask)
+    before = len(bot.api.sent_to(ALICE))
+    bot.api.push_update(u.message(*bot.chat(ALICE), ORAL))
+    await bot.api.wait_for(
+        lambda: bot.api.sent_to(ALICE)[before:] and buttons(bot.api.sent_to(ALICE)[-1])
+    )
+    pieces = bot.api.sent_to(ALICE)[before:]
+    assert len(pieces) >= 2
+    assert bot.api.calls_of("sendMessage", ok=False) == []  # every piece accepted
+    assert all(len(visible(p)) <= 4096 for p in pieces)
+    assert [bool(buttons(p)) for p in pieces] == [False] * (len(pieces) - 1) + [True]
+    assert f"[1] {TITLE_EN}, Article 3" in visible(pieces[-1])
+
+
+async def test_markup_refused_by_telegram_is_resent_as_plain_text(
+    bot: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = formatting.render_answer
+    monkeypatch.setattr(formatting, "render_answer", lambda a, p: real(a, p) + "<blink>!</blink>")
+    [reply] = await bot.say(ALICE, ORAL)
+    [refused] = bot.api.calls_of("sendMessage", ok=False)
+    assert refused.status == 400
+    assert "parse_mode" not in reply
+    assert "Form P-2" in reply["text"]
+    assert f"{TITLE_EN} ({SOURCE_EN})" in reply["text"]
+    assert buttons(reply)
+
+
+async def test_a_failing_assistant_yields_an_apology_not_a_traceback(
+    bot: Harness, assistant: Assistant, monkeypatch: pytest.MonkeyPatch, caplog: Any
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(f"index exploded near {TOKEN}")
+
+    monkeypatch.setattr(assistant, "ask", broken)
+    [reply] = await bot.say(ALICE, ORAL)
+    assert visible(reply) == PROMPTS.get("bot_error", "en")
+    assert any(r.exc_info and "index exploded" in str(r.exc_info[1]) for r in caplog.records)
+
+
+async def test_rate_limit_answers_a_friendly_message_once(
+    make_bot: Callable[..., Awaitable[Harness]],
+) -> None:
+    bot = await make_bot(rate_limit_per_minute=2)
+    user, chat = bot.chat(ALICE)
+    for text in (ORAL, "Who registers petitions?", "third question", "fourth question"):
+        bot.api.push_update(u.message(user, chat, text))
+    await bot.api.wait_for(lambda: len(bot.api.sent_to(ALICE)) >= 3)
+    await settle()
+    texts = [visible(m) for m in bot.api.sent_to(ALICE)]
+    assert len(texts) == 3
+    assert sum(t.startswith("You are asking faster") for t in texts) == 1
+
+
+# -- `regula serve` -----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def serve_env(index_dir: Path, tmp_path: Path) -> Iterator[tuple[dict[str, str], LoopbackBotAPI]]:
+    data_dir = tmp_path / "data"
+    shutil.copytree(index_dir, data_dir)
+    with LoopbackBotAPI() as api:
+        env = {
+            **os.environ,
+            "TELEGRAM_BOT_TOKEN": TOKEN,
+            "REGULA_STORAGE__DATA_DIR": str(data_dir),
+            "REGULA_TELEGRAM__API_BASE_URL": api.base_url,
+            "REGULA_TELEGRAM__FILE_BASE_URL": api.file_base_url,
+            "REGULA_ACCESS__ALLOWED_USER_IDS": f"[{ALICE}]",
+        }
+        yield env, api
+
+
+def _serve(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.cli", "serve", "--data-dir", env["REGULA_STORAGE__DATA_DIR"]],
+        cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+
+
+def _terminate(proc: subprocess.Popen[str]) -> tuple[int, str]:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        _, err = proc.communicate()
+        pytest.fail(f"serve did not stop on SIGTERM:\n{err}")
+    return proc.returncode, err
+
+
+async def test_regula_serve_polls_answers_and_stops_on_sigterm(
+    serve_env: tuple[dict[str, str], LoopbackBotAPI], tmp_path: Path
+) -> None:
+    env, api = serve_env
+    proc = _serve(env, tmp_path)
+    try:
+        await api.wait_for(lambda: api.calls_of("setMyCommands"), within=120)
+        alice = u.user(ALICE)
+        chat = api.add_chat(u.private_chat(alice))
+        api.push_update(u.message(alice, chat, ORAL))
+        [reply] = await api.wait_for(lambda: api.sent_to(ALICE), within=120)
+        assert f"[1] {TITLE_EN}, Article 3" in visible(reply)
+    finally:
+        code, err = _terminate(proc)
+    assert code == 0, err
+    assert TOKEN not in err
+
+
+async def test_regula_serve_webhook_checks_the_secret_token(
+    serve_env: tuple[dict[str, str], LoopbackBotAPI], tmp_path: Path
+) -> None:
+    env, api = serve_env
+    port = _free_port()
+    env |= {
+        "REGULA_TELEGRAM__MODE": "webhook",
+        "REGULA_TELEGRAM__WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
+        "REGULA_TELEGRAM__WEBHOOK_LISTEN": "127.0.0.1",
+        "REGULA_TELEGRAM__WEBHOOK_PORT": str(port),
+        "TELEGRAM_WEBHOOK_SECRET": "s3cret-value",
+    }
+    proc = _serve(env, tmp_path)
+    try:
+        await api.wait_for(lambda: api.webhook, within=120)
+        assert api.webhook["url"] == f"http://127.0.0.1:{port}/hook"
+        assert api.webhook["secret_token"] == "s3cret-value"
+        alice = u.user(ALICE)
+        chat = api.add_chat(u.private_chat(alice))
+        update = {"update_id": 1, **u.message(alice, chat, ORAL)}
+        async with httpx.AsyncClient() as client:
+            hook = f"http://127.0.0.1:{port}/hook"
+            forged = await client.post(hook, json=update)
+            assert forged.status_code == 403
+            real = await client.post(
+                hook, json=update, headers={"X-Telegram-Bot-Api-Secret-Token": "s3cret-value"}
+            )
+            assert real.status_code == 200
+        [reply] = await api.wait_for(lambda: api.sent_to(ALICE), within=120)
+        assert f"[1] {TITLE_EN}, Article 3" in visible(reply)
+    finally:
+        code, err = _terminate(proc)
+    assert code == 0, err
+
+
+def test_regula_serve_without_a_token_says_so(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "--data-dir", str(tmp_path / "data")],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1
+    assert "TELEGRAM_BOT_TOKEN is not set" in proc.stderr
