@@ -44,7 +44,7 @@ class IngestSettings(Section):
         description="File suffixes picked up when ingesting a directory.",
     )
     translation_threshold: float = Field(
-        0.62,
+        0.45,
         ge=0,
         le=1,
         description="Alignment score above which two documents in different languages are "
