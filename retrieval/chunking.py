@@ -99,7 +99,10 @@ def _article_heading(line: str, previous_number: int) -> tuple[str, str, int] | 
     rest = match.group("rest").strip()
     if number <= previous_number:
         return None
-    looks_like_title = len(rest) <= 100 or rest[:1] in _HEADING_SEPARATORS
+    # A rest that starts in lower case continues a sentence ("Article 12 shall apply.").
+    looks_like_title = (len(rest) <= 100 and not rest[:1].islower()) or rest[
+        :1
+    ] in _HEADING_SEPARATORS
     has_inline_paragraphs = len(split_inline_numbered(rest)) > 1
     if not (looks_like_title or has_inline_paragraphs):
         return None

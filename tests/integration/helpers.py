@@ -1,0 +1,105 @@
+"""Helpers for the core's integration tests: the CLI as a subprocess, settings, small corpora."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from retrieval.assistant import Assistant
+from retrieval.config import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "corpus" / "sample"
+CONFIG = ROOT / "config.yaml"
+SAMPLE_FILES = sorted(p.name for p in SAMPLE.glob("*.md"))
+CLI_TIMEOUT = 540
+
+
+def cli_env() -> dict[str, str]:
+    """The parent's environment without Regula or Telegram settings.
+
+    The autouse ``clean_environ`` fixture does this per test, but session fixtures run first.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("REGULA_") and k != "TELEGRAM_BOT_TOKEN"
+    }
+    env["ANONYMIZED_TELEMETRY"] = "False"
+    env["PYTHONIOENCODING"] = "utf-8"
+    return env
+
+
+def regula(
+    *args: str | Path,
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = CLI_TIMEOUT,
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m bot.cli ARGS`` from the repository root, as a user would run ``regula``.
+
+    ``env`` adds variables to the cleaned environment.
+    """
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *map(str, args)],
+        cwd=ROOT,
+        env={**cli_env(), **(env or {})},
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        timeout=timeout,
+        check=False,
+    )
+
+
+def json_lines(stdout: str) -> list[Any]:
+    return [json.loads(line) for line in stdout.splitlines() if line.strip()]
+
+
+def settings_for(data_dir: Path, **sections: dict[str, Any]) -> Settings:
+    """The repository's config.yaml (what the CLI uses), pointed at ``data_dir``.
+
+    ``sections`` override single keys, e.g. ``answer={"mode": "llm"}``.
+    """
+    settings = load_settings(CONFIG, env={}, data_dir=data_dir)
+    if sections:
+        merged = settings.model_dump()
+        for name, values in sections.items():
+            merged[name].update(values)
+        settings = Settings.model_validate(merged)
+    return settings
+
+
+def open_assistant(data_dir: Path) -> Assistant:
+    return Assistant.from_settings(settings_for(data_dir))
+
+
+@dataclass(frozen=True)
+class IngestedCorpus:
+    data_dir: Path
+    report: dict[str, Any]
+    process: subprocess.CompletedProcess[str]
+
+
+def write_files(folder: Path, files: dict[str, str | bytes]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, content in files.items():
+        path = folder / name
+        if isinstance(content, bytes):
+            path.write_bytes(content)
+        else:
+            path.write_text(content, encoding="utf-8")
+        paths.append(path)
+    return paths
+
+
+def texts_of(passages: Sequence[Any]) -> str:
+    return "\n".join(p.text for p in passages)

@@ -1,0 +1,109 @@
+"""Sentences, quotes and citation markers: the pure functions behind every cited answer."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.citations import (
+    MIN_SENTENCE_CHARS,
+    check_markers,
+    markers,
+    split_sentences,
+    verify_quote,
+)
+
+PASSAGE = (
+    "Article 5 — Time limits\n"
+    "1. Under Art. 5 of Law No. 12 the petition is registered on the day of receipt. "
+    "The acknowledgement is sent within three working days.\n"
+    "2. See e.g. the register of petitions. Short one.\n"
+    "Is the decision final? It may be appealed within 30 days.\n"
+    "يُبت في البلاغ خلال ٦٠ يومًا من تاريخ تسجيله. وتمدد المهلة مرة واحدة فقط."
+)
+
+
+def texts(text: str) -> list[str]:
+    return [s.text for s in split_sentences(text)]
+
+
+def test_sentences_are_split_per_line_and_at_sentence_ends() -> None:
+    assert texts(PASSAGE) == [
+        "Article 5 — Time limits",
+        "1. Under Art. 5 of Law No. 12 the petition is registered on the day of receipt.",
+        "The acknowledgement is sent within three working days.",
+        "2. See e.g. the register of petitions.",
+        "Is the decision final?",
+        "It may be appealed within 30 days.",
+        "يُبت في البلاغ خلال ٦٠ يومًا من تاريخ تسجيله.",
+        "وتمدد المهلة مرة واحدة فقط.",
+    ]
+
+
+def test_offsets_map_back_to_the_text_exactly() -> None:
+    for sentence in split_sentences(PASSAGE):
+        assert PASSAGE[sentence.start : sentence.end] == sentence.text
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "Requests under Art. 5 are registered by the Petitions Unit.",
+        "The form No. 12 is signed by the head of the unit.",
+        "The rules of para. 3 apply, cf. the annex to this Directive.",
+        "1. The petition is registered on the day it is received.",
+        "As set out in Arts. 4 and 5, the unit keeps one register.",
+    ],
+)
+def test_abbreviations_and_paragraph_numbers_do_not_end_a_sentence(sentence: str) -> None:
+    assert texts(sentence) == [sentence]
+
+
+def test_closing_quote_after_the_full_stop_stays_with_its_sentence() -> None:
+    text = 'The register is called "P-2." The unit keeps it in electronic form.'
+
+    assert texts(text) == ['The register is called "P-2."', "The unit keeps it in electronic form."]
+
+
+def test_fragments_shorter_than_the_minimum_are_left_out() -> None:
+    short = "x" * (MIN_SENTENCE_CHARS - 2) + "."
+
+    assert split_sentences(short) == []
+    assert texts(f"{short} The remaining sentence is long enough.") == [
+        "The remaining sentence is long enough."
+    ]
+
+
+def test_offsets_skip_leading_and_trailing_whitespace() -> None:
+    text = "   Indented first sentence of the passage.   Second sentence of the passage here.\n"
+
+    for sentence in split_sentences(text):
+        assert text[sentence.start : sentence.end] == sentence.text
+    assert len(split_sentences(text)) == 2
+
+
+def test_verify_quote_accepts_only_verbatim_slices() -> None:
+    passage = "1. A petition shall be answered within thirty days of its registration."
+
+    assert verify_quote("answered within thirty days", passage)
+    assert verify_quote(passage, passage)
+    assert not verify_quote("answered within 30 days", passage)
+    assert not verify_quote("Answered within thirty days", passage)
+    assert not verify_quote("", passage)
+
+
+def test_every_split_sentence_verifies_against_its_passage() -> None:
+    assert all(verify_quote(s.text, PASSAGE) for s in split_sentences(PASSAGE))
+
+
+def test_markers_in_order_of_appearance() -> None:
+    answer = "First rule [2]. Second rule [1][3]. Again [2]. Not a marker: [x] [ 4]."
+
+    assert markers(answer) == [2, 1, 3, 2]
+
+
+def test_check_markers_lists_the_unresolved_ones() -> None:
+    answer = "A [1]. B [2]. C [5]. D [5]."
+
+    assert check_markers(answer, {1, 2}) == [5, 5]
+    assert check_markers(answer, {1, 2, 5}) == []
+    assert check_markers("No markers at all.", set()) == []

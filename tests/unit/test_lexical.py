@@ -1,0 +1,240 @@
+"""Tokenisation and the SQLite FTS5 lexical index (a real database file in tmp_path)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retrieval.lexical import LexicalIndex, decode_latent, encode_latent, tokenize
+
+
+def test_digits_from_any_script_are_normalised() -> None:
+    assert tokenize("القانون رقم ١١٢/٢٠١٧", "ar")[-2:] == ["112", "2017"]
+    assert "2024" in tokenize("Délai ٢٠٢٤", "fr")
+    assert tokenize("۱۴۰۳", "") == ["1403"]  # Persian digits
+
+
+@pytest.mark.parametrize(
+    ("language", "text", "stem"),
+    [
+        ("en", "petitions", "petit"),
+        ("en", "registered", "regist"),
+        ("fr", "pétitions", "petit"),
+        ("es", "peticiones", "peticion"),
+        ("de", "Anzeigen", "anzeig"),
+        ("id", "pelaporan", "lapor"),
+        ("ar", "البلاغ", "بلاغ"),
+    ],
+)
+def test_words_are_stemmed_in_their_language(language: str, text: str, stem: str) -> None:
+    assert tokenize(text, language) == [stem]
+
+
+def test_same_word_in_singular_and_plural_meets_after_stemming() -> None:
+    assert tokenize("petition", "en") == tokenize("petitions", "en")
+    assert tokenize("dénonciation", "fr") == tokenize("dénonciations", "fr")
+
+
+def test_accents_are_stripped_and_case_folded() -> None:
+    assert tokenize("Pétition ÉCRITE", "") == ["petition", "ecrite"]
+    assert tokenize("Quà tặng", "vi") == ["qua", "tang"]  # no Vietnamese stemmer: folded only
+    assert tokenize("geprüft", "de") == ["gepruft"]
+
+
+def test_single_letters_are_dropped_but_single_digits_kept() -> None:
+    assert tokenize("a I x 5 is", "en") == ["5", "is"]
+
+
+def test_unknown_language_is_not_stemmed() -> None:
+    assert tokenize("petitions registered", "xx") == ["petitions", "registered"]
+
+
+# --- latent terms encoding ----------------------------------------------------------------
+
+
+def test_latent_encoding_roundtrips() -> None:
+    features, weights = [3, 17, 250_000], [0.5, 1.25, 0.0001]
+
+    decoded = decode_latent(encode_latent(features, weights))
+
+    assert [f for f, _ in decoded] == features
+    assert [w for _, w in decoded] == pytest.approx(weights, abs=1e-4)
+
+
+def test_latent_encoding_of_nothing_is_empty() -> None:
+    assert encode_latent([], []) == ""
+    assert decode_latent("") == []
+
+
+def test_latent_encoding_rejects_mismatched_lengths() -> None:
+    with pytest.raises(ValueError):
+        encode_latent([1, 2], [0.5])
+
+
+# --- LexicalIndex -----------------------------------------------------------------------------
+
+DOC_A = [
+    ("a::v1::0", "Article 3 — Petitions are registered in register P-2 on the day of receipt."),
+    ("a::v1::1", "Article 4 — The acknowledgement is sent within three working days."),
+]
+DOC_B = [
+    ("b::v1::0", "Article 1 — Gifts worth more than VLD 2,000 are handed over to the employer."),
+]
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[LexicalIndex]:
+    lexical = LexicalIndex(tmp_path / "lexical" / "lexical.sqlite3")
+    lexical.replace_document("a", "v1", "en", DOC_A, [encode_latent([1, 2], [1.0, 0.5])] * 2)
+    lexical.replace_document("b", "v1", "en", DOC_B, [encode_latent([2, 9], [0.2, 2.0])])
+    yield lexical
+    lexical.close()
+
+
+def ids(hits: list[tuple[str, float]]) -> list[str]:
+    return [chunk_id for chunk_id, _ in hits]
+
+
+def test_search_finds_exact_terms_best_first(index: LexicalIndex) -> None:
+    hits = index.search("Which register, P-2?", "en", 10)
+
+    assert ids(hits)[0] == "a::v1::0"
+    assert all(score > 0 for _, score in hits)
+
+
+def test_search_finds_amounts_and_stems(index: LexicalIndex) -> None:
+    assert ids(index.search("VLD 2,000", "en", 10))[0] == "b::v1::0"
+    assert ids(index.search("VLD", "en", 10)) == ["b::v1::0"]
+    assert ids(index.search("acknowledgements", "en", 10)) == ["a::v1::1"]
+
+
+def test_search_without_a_match_is_empty(index: LexicalIndex) -> None:
+    assert index.search("motorway speed limit", "en", 10) == []
+    assert index.search("?!", "en", 10) == []
+
+
+def test_search_can_be_restricted_to_documents(index: LexicalIndex) -> None:
+    assert ids(index.search("Article", "en", 10, doc_ids=["b"])) == ["b::v1::0"]
+    assert index.search("register", "en", 10, doc_ids=["b"]) == []
+
+
+def test_search_respects_the_limit(index: LexicalIndex) -> None:
+    assert len(index.search("Article", "en", 2)) == 2
+
+
+def test_replace_document_swaps_all_rows_of_the_old_version(index: LexicalIndex) -> None:
+    new = [("a::v2::0", "Article 3 — Petitions are now filed in the electronic register E-9.")]
+
+    index.replace_document("a", "v2", "en", new, [encode_latent([7], [1.0])])
+
+    assert index.versions() == {"a": "v2", "b": "v1"}
+    assert ids(index.search("acknowledgement", "en", 10)) == []
+    assert ids(index.search("E-9 electronic", "en", 10)) == ["a::v2::0"]
+    assert all(not cid.startswith("a::v1") for cid in ids(index.search("Article", "en", 10)))
+    assert ids(index.search_latent([1], [1.0], 10)) == []  # old latent rows are gone too
+
+
+def test_replace_document_is_all_or_nothing(index: LexicalIndex) -> None:
+    # The second row cannot be bound, so the insert fails after the old rows were deleted.
+    broken = [("a::v2::0", "New text of the first chunk."), (object(), "Second chunk.")]
+
+    with pytest.raises(sqlite3.ProgrammingError):
+        index.replace_document("a", "v2", "en", broken, [])  # type: ignore[list-item]
+
+    # The failed swap rolled back: version 1 is still whole.
+    assert index.versions()["a"] == "v1"
+    assert sorted(ids(index.search("Article", "en", 10, doc_ids=["a"]))) == ["a::v1::0", "a::v1::1"]
+
+
+def test_remove_documents(index: LexicalIndex) -> None:
+    index.remove_documents(["a", "never-indexed"])
+
+    assert index.versions() == {"b": "v1"}
+    assert index.search("register acknowledgement", "en", 10) == []
+    assert ids(index.search_latent([1, 2], [1.0, 1.0], 10)) == ["b::v1::0"]
+
+
+def test_search_latent_ranks_by_dot_product(index: LexicalIndex) -> None:
+    hits = index.search_latent([2, 9], [1.0, 1.0], 10)
+
+    assert dict(hits) == pytest.approx({"b::v1::0": 2.2, "a::v1::0": 0.5, "a::v1::1": 0.5})
+    assert ids(hits)[0] == "b::v1::0"
+
+
+def test_search_latent_filters_and_handles_empty_queries(index: LexicalIndex) -> None:
+    assert ids(index.search_latent([2], [1.0], 10, doc_ids=["b"])) == ["b::v1::0"]
+    assert index.search_latent([], [], 10) == []
+    assert index.search_latent([12345], [1.0], 10) == []
+
+
+def test_latent_centroids_average_per_language(tmp_path: Path) -> None:
+    lexical = LexicalIndex(tmp_path / "lexical.sqlite3")
+    lexical.replace_document(
+        "en-doc", "v1", "en", [("e::v1::0", "one"), ("e::v1::1", "two")],
+        [encode_latent([1], [1.0]), encode_latent([1, 2], [3.0, 2.0])],
+    )  # fmt: skip
+    lexical.replace_document(
+        "fr-doc", "v1", "fr", [("f::v1::0", "un")], [encode_latent([2], [4.0])]
+    )
+
+    centroids = lexical.latent_centroids()
+    lexical.close()
+
+    assert centroids["en"] == pytest.approx({1: 2.0, 2: 1.0})
+    assert centroids["fr"] == pytest.approx({2: 4.0})
+
+
+def test_index_persists_across_connections(tmp_path: Path) -> None:
+    path = tmp_path / "lexical.sqlite3"
+    first = LexicalIndex(path)
+    first.replace_document("a", "v1", "en", DOC_A)
+    first.close()
+
+    second = LexicalIndex(path)
+    try:
+        assert second.versions() == {"a": "v1"}
+        assert ids(second.search("P-2", "en", 10)) == ["a::v1::0"]
+    finally:
+        second.close()
+
+
+def test_searches_can_be_restricted_to_a_language(tmp_path: Path) -> None:
+    lexical = LexicalIndex(tmp_path / "lexical.sqlite3")
+    lexical.replace_document("en-doc", "v1", "en", DOC_A, [encode_latent([1], [1.0])] * 2)
+    french = [("f::v1::0", "Article 3 — registre P-2")]
+    lexical.replace_document("fr-doc", "v1", "fr", french, [encode_latent([1], [2.0])])
+    try:
+        assert ids(lexical.search("Article P-2", "en", 10, in_language="fr")) == ["f::v1::0"]
+        assert "f::v1::0" not in ids(lexical.search("Article P-2", "en", 10, in_language="en"))
+        assert ids(lexical.search_latent([1], [1.0], 10, in_language="fr")) == ["f::v1::0"]
+        assert sorted(ids(lexical.search_latent([1], [1.0], 10, in_language="en"))) == [
+            "a::v1::0", "a::v1::1",
+        ]  # fmt: skip
+        assert lexical.search_latent([1], [1.0], 10, in_language="de") == []
+    finally:
+        lexical.close()
+
+
+def test_an_older_cache_layout_is_dropped_for_a_rebuild(tmp_path: Path) -> None:
+    path = tmp_path / "lexical.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        """
+        CREATE TABLE latent_terms (feature INTEGER, weight REAL, chunk_id TEXT, doc_id TEXT);
+        CREATE TABLE lexical_docs (doc_id TEXT PRIMARY KEY, version TEXT, language TEXT,
+                                   chunk_count INTEGER);
+        INSERT INTO lexical_docs VALUES ('a', 'v0', 'en', 1);
+        """
+    )
+    old.close()
+
+    lexical = LexicalIndex(path)
+    try:
+        assert lexical.versions() == {}  # emptied: Searcher.refresh resyncs it from Chroma
+        lexical.replace_document("a", "v1", "en", DOC_A, [encode_latent([1], [1.0])] * 2)
+        assert len(lexical.search_latent([1], [1.0], 10, in_language="en")) == 2
+    finally:
+        lexical.close()
