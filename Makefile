@@ -39,8 +39,9 @@ ingest: $(BIN)/regula
 eval: $(BIN)/regula
 	$(BIN)/regula eval eval/sample_qa.jsonl --data-dir $(DATA)
 
+# One OpenMP thread per process: the model's spinning threads collapse on a shared machine.
 bench: $(BIN)/regula
-	$(BIN)/python benchmarks/run_all.py
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(DATA) .pytest_cache .mypy_cache .ruff_cache

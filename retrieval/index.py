@@ -57,11 +57,29 @@ def _client(settings: Settings) -> Any:
                 settings=chroma_settings,
             )  # fmt: skip
         except Exception as e:
-            msg = f"cannot reach the Chroma server at {store.host}:{store.port}: {e}"
+            where = f"{store.host}:{store.port}"
+            if _refused_credentials(e):
+                sent = f"sent in the {store.auth_header} header" if token else "not set"
+                msg = (
+                    f"the Chroma server at {where} refused the credentials: check "
+                    f"{TOKEN_ENV} ({sent}) and vector_store.auth_header"
+                )
+            else:
+                msg = f"cannot reach the Chroma server at {where}: {e}"
             raise StoreError(msg) from e
     path = settings.storage.data_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _refused_credentials(error: Exception) -> bool:
+    """Whether the server answered 401/403 (a wrong or missing token), not a network error."""
+    from chromadb.errors import AuthorizationError, ChromaAuthError
+
+    if isinstance(error, AuthorizationError | ChromaAuthError):
+        return True
+    response = getattr(error, "response", None)
+    return getattr(response, "status_code", None) in (401, 403)
 
 
 class WriterLock:

@@ -41,7 +41,7 @@ from retrieval.translations import (
 logger = logging.getLogger(__name__)
 
 # Bump when chunking changes, so an unchanged file is re-chunked once after an upgrade.
-CHUNKER_VERSION = "3"
+CHUNKER_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -312,15 +312,17 @@ class Ingestor:
         vectors = self.store.document_vectors(changed)
         threshold = self.settings.ingest.translation_threshold
         self.last_pairs = []
+        by_number: dict[str, set[str]] = {}
+        for d, other in manifest.items():
+            if other.number:
+                by_number.setdefault(other.number, set()).add(d)
         for doc_id in changed:
             doc = manifest.get(doc_id)
             if doc is None or doc_id not in vectors:
                 continue
             groups.detach(doc_id)
             neighbours = {d for d, _ in self.store.query_documents(vectors[doc_id], 12)}
-            neighbours |= {
-                d for d, other in manifest.items() if doc.number and other.number == doc.number
-            }
+            neighbours |= by_number.get(doc.number, set()) if doc.number else set()
             for other_id in sorted(neighbours - {doc_id}):
                 other = manifest[other_id]
                 if other.language == doc.language:

@@ -93,6 +93,9 @@ class Searcher:
         self._vectors: OrderedDict[str, tuple[list[str], NDArray[np.float32]]] = OrderedDict()
         self._dense_centroids: dict[str, NDArray[np.float32]] = {}
         self._latent_centroids: dict[str, dict[int, float]] = {}
+        # Derived from the manifest at refresh, so a query never scans it.
+        self._languages_all: list[str] = []
+        self._groups: dict[str, list[Document]] = {}
 
     # -- manifest and lexical consistency ---------------------------------------------------
     def refresh(self, force: bool = False) -> dict[str, Document]:
@@ -102,9 +105,18 @@ class Searcher:
             if force or revision != self._revision:
                 self._manifest = self.store.manifest()
                 self._revision = revision
+                self._index_manifest()
                 self._sync_lexical()
                 self._compute_centroids()
             return self._manifest
+
+    def _index_manifest(self) -> None:
+        """Languages and translation groups of the manifest, for per-query lookups."""
+        self._languages_all = sorted({d.language for d in self._manifest.values()})
+        groups: dict[str, list[Document]] = {}
+        for doc in self._manifest.values():
+            groups.setdefault(doc.group_id or doc.doc_id, []).append(doc)
+        self._groups = groups
 
     def _compute_centroids(self) -> None:
         """Per-language mean vectors, from the manifest's per-document mean vectors."""
@@ -128,8 +140,7 @@ class Searcher:
         return float(query_vector @ centroid) if centroid is not None else 0.0
 
     def _languages(self, filters: SearchFilters) -> list[str]:
-        languages = sorted({d.language for d in self._manifest.values()})
-        return [filters.language] if filters.language else languages
+        return [filters.language] if filters.language else self._languages_all
 
     def _sync_lexical(self) -> None:
         lexical_versions = self.lexical.versions()
@@ -202,7 +213,9 @@ class Searcher:
             start = time.perf_counter()
             doc_ids = self._filtered_doc_ids(filters)
             rank = 0
-            for chunk_id, _score in self.lexical.search(query, language, limit, doc_ids):
+            for chunk_id, _score in self.lexical.search(
+                query, language, limit, doc_ids, in_language=filters.language
+            ):
                 doc_id = chunk_id.split("::")[0]
                 if not self._live(chunk_id, doc_id):
                     continue
@@ -214,6 +227,7 @@ class Searcher:
         if mode in ("hybrid", "latent"):
             start = time.perf_counter()
             ((features, weights),) = self.embeddings.latent_terms([query])
+            doc_ids = self._filtered_doc_ids(filters)
             latent_hits: list[tuple[float, str]] = []
             for lang in self._languages(filters):
                 centroid = self._latent_centroids.get(lang, {})
@@ -221,11 +235,8 @@ class Searcher:
                     centroid.get(int(f), 0.0) * float(w)
                     for f, w in zip(features, weights, strict=True)
                 )
-                doc_ids = self._filtered_doc_ids(
-                    SearchFilters(filters.doc_ids, lang, filters.date_from, filters.date_to)
-                )
                 for chunk_id, score in self.lexical.search_latent(
-                    features.tolist(), weights.tolist(), limit, doc_ids
+                    features.tolist(), weights.tolist(), limit, doc_ids, in_language=lang
                 ):
                     if self._live(chunk_id, chunk_id.split("::")[0]):
                         latent_hits.append((score - offset, chunk_id))
@@ -245,13 +256,16 @@ class Searcher:
         return passages
 
     def _filtered_doc_ids(self, filters: SearchFilters) -> list[str] | None:
-        if not (filters.doc_ids or filters.language or filters.date_from or filters.date_to):
+        """Documents allowed by the document and date filters (``None``: all of them).
+
+        The language filter is not applied here: the lexical index filters by language in
+        SQL, so the common per-language query builds no list that grows with the corpus.
+        """
+        if not (filters.doc_ids or filters.date_from or filters.date_to):
             return None
         keep = []
         for doc_id, doc in self._manifest.items():
             if filters.doc_ids and doc_id not in filters.doc_ids:
-                continue
-            if filters.language and doc.language != filters.language:
                 continue
             if filters.date_from and (not doc.date or doc.date < filters.date_from):
                 continue
@@ -291,8 +305,7 @@ class Searcher:
         doc = self._manifest.get(doc_id)
         if doc is None:
             return []
-        group = doc.group_id or doc_id
-        return [d for d in self._manifest.values() if (d.group_id or d.doc_id) == group]
+        return self._groups.get(doc.group_id or doc_id, [])
 
     def _chunk_vectors(self, doc: Document) -> tuple[list[str], NDArray[np.float32]]:
         key = f"{doc.doc_id}::{doc.version}"
