@@ -16,6 +16,7 @@ from typing import Any
 from retrieval.answer import AnswerComposer
 from retrieval.config import Settings
 from retrieval.embeddings import E5Embeddings
+from retrieval.generate import Generator
 from retrieval.index import VectorStore
 from retrieval.ingest import Ingestor, SourceFile
 from retrieval.language import detect_language
@@ -47,6 +48,9 @@ class Assistant:
         self.searcher = Searcher(settings, store, lexical, embeddings)
         self.ingestor = Ingestor(settings, store, lexical, embeddings)
         self.composer = AnswerComposer(settings, embeddings, prompts)
+        self.generator = (
+            Generator(settings, embeddings, prompts) if settings.answer.mode == "llm" else None
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings, prompts: Prompts | None = None) -> Assistant:
@@ -80,19 +84,23 @@ class Assistant:
         """Answer ``question`` with citations, or refuse and list the nearest documents.
 
         ``context`` is the previous question; a short follow-up ("and for gifts?") is searched
-        together with it.
+        together with it. In LLM mode the model rewrites a follow-up as a standalone question,
+        writes the answer, and ``retrieval.generate`` keeps only what the passages support.
         """
         started = time.perf_counter()
         question = question.strip()
         language = language or self.detect_language(question)
         query = question
-        if context and len(question.split()) <= FOLLOW_UP_MAX_WORDS:
-            query = f"{context.strip()} {question}"
         timings: dict[str, float] = {}
-        if not question:
-            answer = self.composer.refuse(question, language, [])
+        declined = self.generator.decline(question, language) if self.generator else None
+        if declined is not None or not question:
+            answer = declined or self.composer.refuse(question, language, [])
             answer.timings_ms = {"total": 0.0}
             return answer
+        if context and self.generator is not None:
+            query = self.generator.condense(question, context, language, timings)
+        elif context and len(question.split()) <= FOLLOW_UP_MAX_WORDS:
+            query = f"{context.strip()} {question}"
         query_vector = self.embeddings.embed_query_vector(query)
         passages = self.searcher.search(
             query, language, k or self.settings.retrieval.k, filters, timings, query_vector
@@ -102,16 +110,23 @@ class Assistant:
             passages, query_vector, lambda lang: self.searcher.language_offset(query_vector, lang)
         )
         relevance = self.composer.relevance(passages)
-        if relevance < self.settings.answer.min_relevance:
+
+        def refuse() -> Answer:
             nearest = [
                 NearestDocument(d.doc_id, d.title, d.language, round(score, 4))
                 for d, score in self.searcher.nearest_documents(
                     query_vector, self.settings.answer.nearest_documents
                 )
             ]
-            answer = self.composer.refuse(question, language, nearest)
+            return self.composer.refuse(question, language, nearest)
+
+        if relevance < self.settings.answer.min_relevance:
+            answer = refuse()
         else:
             answer = self.composer.compose(question, language, passages, scored)
+            if self.generator is not None:
+                answer = self.generator.generate(query, language, passages, answer, refuse, timings)
+                answer.question = question
         timings["answer"] = (time.perf_counter() - step) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings

@@ -99,7 +99,9 @@ class RetrievalSettings(Section):
 
 class AnswerSettings(Section):
     mode: Literal["extractive", "llm"] = Field(
-        "extractive", description="'extractive' quotes sentences; 'llm' is reserved."
+        "extractive",
+        description="'extractive' quotes sentences; 'llm' has the chat model in section 'llm' "
+        "write the answer, then keeps only the claims its cited passages support.",
     )
     min_relevance: float = Field(
         0.785,
@@ -192,6 +194,23 @@ class LLMSettings(Section):
     base_url: str = Field("http://127.0.0.1:8080/v1", description="Model server URL.")
     model: str = Field("local", description="Model name sent to the server.")
     timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
+    max_tokens: int = Field(400, ge=16, le=8192, description="Longest answer the model may write.")
+    min_overlap: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A generated claim is supported when this share of its words (stems and "
+        "numbers) occurs in the cited passage...",
+    )
+    min_similarity: float = Field(
+        0.92,
+        ge=0,
+        le=1,
+        description="...or when its E5 similarity to a sentence of the passage reaches this "
+        "(claims in another language than the passage). E5 scores translations about 0.93-0.95 "
+        "and unrelated sentences of the same corpus up to 0.88, but cannot tell a changed "
+        "name apart; numbers must always match literally.",
+    )
 
 
 class Settings(Section):

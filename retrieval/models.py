@@ -117,6 +117,8 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     id: str | None = None
     relevance: float = 0.0
+    verification: dict[str, int] | None = None
+    """LLM mode only: ``{claims, kept, unknown_markers}`` counted by ``retrieval.verify``."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented ``--json`` shape (see README, "JSON answer")."""
@@ -133,6 +135,8 @@ class Answer:
             relevance=self.relevance,
             timings_ms={k: round(v, 1) for k, v in self.timings_ms.items()},
         )
+        if self.verification is not None:
+            payload["verification"] = dict(self.verification)
         return payload
 
 

