@@ -59,6 +59,16 @@ def regula(
     )
 
 
+def stop_process(process: subprocess.Popen[Any]) -> None:
+    """Stop a server started by a test: politely, then for good (bounded either way)."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=20)
+
+
 def json_lines(stdout: str) -> list[Any]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 

@@ -27,7 +27,7 @@ from retrieval.assistant import Assistant
 from retrieval.citations import markers, verify_quote
 from retrieval.models import Citation, Passage
 from retrieval.prompts import Prompts
-from tests.integration.helpers import SAMPLE, cli_env, settings_for
+from tests.integration.helpers import SAMPLE, cli_env, settings_for, stop_process
 
 pytest.importorskip(
     "llama_cpp.server",
@@ -83,12 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         wait_for_models(url, process, log)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")

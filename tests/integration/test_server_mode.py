@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import SAMPLE, json_lines, regula
+from tests.integration.helpers import SAMPLE, json_lines, regula, stop_process
 
 FILES = ("ig-2024-07.en.md", "ig-2024-07.fr.md")
 LATER_FILE = "nic-2023-12.en.md"
@@ -102,12 +102,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             shutil.copy(SAMPLE / name, corpus / name)
         yield Server(port, corpus, work / "a", work / "b")
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=20)
+        stop_process(process)
 
 
 LexicalRows = tuple[dict[str, str], set[tuple[str, str]], set[tuple[int, float, str]]]
