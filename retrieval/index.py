@@ -251,9 +251,11 @@ class VectorStore:
         """The raw chunk collection, for reads that need vectors."""
         return self._chunk_records
 
-    def chunks_of(self, doc_id: str, version: str) -> dict[str, Any]:
+    def chunks_of(self, doc_id: str, version: str, with_vectors: bool = False) -> dict[str, Any]:
+        """Every chunk of one document version (text, metadata and optionally vectors)."""
         where = {"$and": [{"doc_id": doc_id}, {"version": version}]}
-        return dict(self._chunk_records.get(where=where, include=["documents", "metadatas"]))
+        include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
+        return dict(self._chunk_records.get(where=where, include=include))
 
     def get_chunks(self, chunk_ids: Sequence[str], with_vectors: bool = False) -> dict[str, Any]:
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])

@@ -286,10 +286,7 @@ class Ingestor:
 
     # -- translation groups ------------------------------------------------------------------
     def _doc_vectors_and_text(self, doc: Document) -> tuple[np.ndarray[Any, Any], str]:
-        got: Any = self.store.chunk_records().get(
-            where={"$and": [{"doc_id": doc.doc_id}, {"version": doc.version}]},
-            include=["documents", "embeddings", "metadatas"],
-        )
+        got = self.store.chunks_of(doc.doc_id, doc.version, with_vectors=True)
         order = np.argsort([m["index"] for m in got["metadatas"]])
         vectors = np.asarray(got["embeddings"], dtype=np.float32)[order]
         text = "\n".join(got["documents"][i] for i in order)

@@ -313,10 +313,7 @@ class Searcher:
             if key in self._vectors:
                 self._vectors.move_to_end(key)
                 return self._vectors[key]
-        got = self.store.chunk_records().get(
-            where={"$and": [{"doc_id": doc.doc_id}, {"version": doc.version}]},
-            include=["embeddings"],
-        )
+        got = self.store.chunks_of(doc.doc_id, doc.version, with_vectors=True)
         entry = (list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32))
         with self._lock:
             self._vectors[key] = entry
@@ -363,12 +360,16 @@ class Searcher:
             if key in seen or shown_id in seen:
                 continue
             seen.update({key, shown_id})
-            text = candidate.text
-            if shown_id != candidate.chunk_id:
+            text, locator = candidate.text, str(candidate.metadata.get("locator", ""))
+            if shown_id != candidate.chunk_id:  # the asker-language version: one fetch
                 got = self.store.get_chunks([shown_id])
-                text = got["documents"][0] if got["documents"] else text
+                if got["documents"]:
+                    text = got["documents"][0]
+                    locator = str((got["metadatas"][0] or {}).get("locator", locator))
             others = sorted({m.language for m in members if m.doc_id != shown_doc.doc_id})
-            passages.append(self._passage(shown_id, shown_doc, text, candidate, tuple(others)))
+            passages.append(
+                self._passage(shown_id, shown_doc, text, locator, candidate, tuple(others))
+            )
         return passages
 
     def _passage(
@@ -376,13 +377,10 @@ class Searcher:
         chunk_id: str,
         doc: Document,
         text: str,
+        locator: str,
         candidate: _Candidate,
         translations: tuple[str, ...],
     ) -> Passage:
-        locator = str(candidate.metadata.get("locator", ""))
-        if chunk_id != candidate.chunk_id:
-            got = self.store.get_chunks([chunk_id])
-            locator = str((got["metadatas"] or [{}])[0].get("locator", locator))
         return Passage(
             chunk_id=chunk_id, doc_id=doc.doc_id, text=text, locator=locator,
             title=doc.title, language=doc.language, source=doc.source, date=doc.date,
@@ -405,10 +403,10 @@ class Searcher:
             if not aligned:
                 continue
             got = self.store.get_chunks([aligned])
-            candidate = _Candidate(
-                aligned, member.doc_id, got["documents"][0], dict(got["metadatas"][0])
-            )
-            result.append(self._passage(aligned, member, candidate.text, candidate, ()))
+            text, metadata = got["documents"][0], dict(got["metadatas"][0] or {})
+            candidate = _Candidate(aligned, member.doc_id, text, metadata)
+            locator = str(metadata.get("locator", ""))
+            result.append(self._passage(aligned, member, text, locator, candidate, ()))
         return result
 
     def nearest_documents(
