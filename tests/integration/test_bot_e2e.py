@@ -559,6 +559,22 @@ async def test_regula_serve_polls_answers_and_stops_on_sigterm(
     assert TOKEN not in err
 
 
+async def _wait_for_port(port: int, within: float) -> None:
+    """Return once 127.0.0.1:port accepts connections; fail after ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)
+        else:
+            writer.close()
+            await writer.wait_closed()
+            return
+
+
 async def test_regula_serve_webhook_checks_the_secret_token(
     serve_env: tuple[dict[str, str], LoopbackBotAPI], tmp_path: Path
 ) -> None:
@@ -576,6 +592,8 @@ async def test_regula_serve_webhook_checks_the_secret_token(
         await api.wait_for(lambda: api.webhook, within=120)
         assert api.webhook["url"] == f"http://127.0.0.1:{port}/hook"
         assert api.webhook["secret_token"] == "s3cret-value"
+        # PTB registers the webhook before its server listens (Telegram retries; we wait).
+        await _wait_for_port(port, within=60)
         alice = u.user(ALICE)
         chat = api.add_chat(u.private_chat(alice))
         update = {"update_id": 1, **u.message(alice, chat, ORAL)}
