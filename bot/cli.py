@@ -55,7 +55,7 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _filters(args: argparse.Namespace) -> Any:
-    from retrieval.search import SearchFilters
+    from retrieval.fusion import SearchFilters
 
     return SearchFilters(
         doc_ids=args.doc or None, language=args.in_language,
@@ -146,21 +146,24 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.render import render_eval
-    from retrieval.evaluation import evaluate, load_qa
+    from retrieval.evaluation import evaluate, llm_totals, load_qa
 
     assistant = _assistant(settings)
     items = load_qa(args.qa_file)
     outcomes, rows = evaluate(items, lambda item: assistant.ask(item.question, k=args.k))
+    llm = llm_totals(outcomes) if settings.answer.mode == "llm" else None
     if args.json:
-        _print_json({"summary": rows, "questions": [
+        _print_json({"summary": rows, **({"llm": llm} if llm else {}), "questions": [
             {"id": o.item.id, "lang": o.item.lang, "kind": o.item.kind, "hit": o.hit,
              "quote_hit": o.quote_hit, "top1": o.top1_hit, "refused": o.answer.refused,
              "relevance": o.answer.relevance,
-             "cited": [c.doc_id for c in o.answer.citations]}
+             "cited": [c.doc_id for c in o.answer.citations],
+             **({"verification": o.answer.verification, "fallback": o.answer.fallback}
+                if llm else {})}
             for o in outcomes
         ]})  # fmt: skip
     else:
-        sys.stdout.write(render_eval(outcomes, rows, details=args.details))
+        sys.stdout.write(render_eval(outcomes, rows, details=args.details, llm=llm))
     return EXIT_OK
 
 

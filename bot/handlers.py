@@ -1,7 +1,8 @@
 """Telegram handlers: parse the update, call the assistant in a thread, format, reply.
 
 The assistant is synchronous and CPU-bound, so every call goes through ``asyncio.to_thread``:
-one slow question (or an admin's upload being indexed) never stalls the others. The audit log is
+one slow question (or an admin's upload being indexed) never stalls the others. In LLM mode an
+answer is shown while it is verified, in one edited message (``bot.streaming``). The audit log is
 written directly from the event loop: its writes take microseconds, and in the shared thread
 pool they would wait behind every queued question, delaying all replies of a burst. Dependencies
 come from ``bot_data`` (filled by ``telegram_app.build_application``); every user-facing string
@@ -11,6 +12,7 @@ comes from ``prompts/<lang>/bot.yaml``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import logging
 import secrets
@@ -38,6 +40,7 @@ from bot import formatting
 from bot.access import addressed_text
 from bot.audit import AuditLog
 from bot.ratelimit import SlidingWindow, send_html, typing
+from bot.streaming import StreamedReply
 from retrieval.config import Settings
 from retrieval.models import Answer
 from retrieval.prompts import Prompts
@@ -170,9 +173,17 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     prior = earlier[0] if follow_up and earlier else None
     language = _dep(context, "languages").get(user.id)
     assistant: Assistant = _dep(context, "assistant")
+    ask = functools.partial(assistant.ask, question, language=language, context=prior)
+    streamed: StreamedReply | None = None
     started = time.perf_counter()
     async with typing(context.bot, chat.id):
-        answer = await asyncio.to_thread(assistant.ask, question, language=language, context=prior)
+        if assistant.generator is None:
+            answer = await asyncio.to_thread(ask)
+        else:  # the model writes: one message shows what is verified, then the answer
+            placeholder = _text(context, "bot_searching", _language(update, context))
+            message_id = update.effective_message.message_id if update.effective_message else None
+            streamed = await StreamedReply.start(context.bot, chat.id, message_id, placeholder)
+            answer = await streamed.run(lambda report: ask(on_progress=report))
     latency_ms = (time.perf_counter() - started) * 1000
     if not follow_up:
         previous[user.id] = (question, time.monotonic())
@@ -189,7 +200,11 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     key = _dep(context, "answers").put(Asked(answer, row_id))
     prompts: Prompts = _dep(context, "prompts")
     html_text = formatting.render_answer(answer, prompts)
-    await _reply(update, context, html_text, markup=_keyboard(answer, key, row_id, prompts))
+    markup = _keyboard(answer, key, row_id, prompts)
+    if streamed is not None:
+        await streamed.finish(html_text, markup)
+    else:
+        await _reply(update, context, html_text, markup=markup)
 
 
 async def start(update: Update, context: Context) -> None:

@@ -29,7 +29,7 @@ T = TypeVar("T")
 
 RETRIES = 2
 TYPING_EVERY_S = 4.0
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
 
 class SlidingWindow:
@@ -79,7 +79,7 @@ class SlidingWindow:
             self._warned.discard(key)
 
 
-def _seconds(error: RetryAfter) -> float:
+def retry_seconds(error: RetryAfter) -> float:
     value = error.retry_after  # int today, timedelta once PTB_TIMEDELTA is the default
     return value.total_seconds() if isinstance(value, dtm.timedelta) else float(value)
 
@@ -92,14 +92,14 @@ async def with_retry(call: Callable[[], Awaitable[T]], retries: int = RETRIES) -
         except RetryAfter as e:
             if attempt == retries:
                 raise
-            delay = _seconds(e)
+            delay = retry_seconds(e)
             log.warning("Telegram flood control: retrying in %.1f s", delay)
             await asyncio.sleep(delay)
     msg = "unreachable"
     raise AssertionError(msg)
 
 
-def _is_markup_error(error: BadRequest) -> bool:
+def is_markup_error(error: BadRequest) -> bool:
     return "can't parse entities" in error.message.lower()
 
 
@@ -115,7 +115,20 @@ async def send_html(
 
     The first piece replies to message ``reply_to`` (if it still exists).
     """
-    pieces = split_message(html_text)
+    return await send_pieces(
+        bot, chat_id, split_message(html_text), reply_to=reply_to, markup=markup
+    )
+
+
+async def send_pieces(
+    bot: Bot,
+    chat_id: int,
+    pieces: list[str],
+    *,
+    reply_to: int | None = None,
+    markup: InlineKeyboardMarkup | None = None,
+) -> list[Message]:
+    """Send pieces of ``split_message`` one message each, with ``send_html``'s fallbacks."""
     sent: list[Message] = []
     for i, piece in enumerate(pieces):
         reply = (
@@ -144,13 +157,13 @@ async def _send_piece(
             parse_mode=mode,
             reply_parameters=reply,
             reply_markup=keyboard,
-            link_preview_options=_NO_PREVIEW,
+            link_preview_options=NO_PREVIEW,
         )
 
     try:
         return [await with_retry(attempt(piece, ParseMode.HTML, markup))]
     except BadRequest as e:
-        if not _is_markup_error(e):
+        if not is_markup_error(e):
             raise
         log.warning("Telegram refused our HTML (%s); resending as plain text", e.message)
     plain = split_message(to_plain(piece), html=False)

@@ -59,7 +59,22 @@ def _table(rows: Sequence[dict[str, Any]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def render_eval(outcomes: Sequence[Outcome], rows: Sequence[dict[str, Any]], details: bool) -> str:
+def _checked(answer: Answer) -> str:
+    """LLM mode, one question: claims kept of those written, or the fallback."""
+    if answer.fallback:
+        return " llm=fallback"
+    if answer.verification is None:
+        return ""
+    return f" llm={answer.verification['kept']}/{answer.verification['claims']}"
+
+
+def render_eval(
+    outcomes: Sequence[Outcome],
+    rows: Sequence[dict[str, Any]],
+    details: bool,
+    llm: dict[str, int] | None = None,
+) -> str:
+    """The summary table; with ``details`` a line per question; ``llm``: verification totals."""
     parts = []
     if details:
         for o in outcomes:
@@ -67,8 +82,14 @@ def render_eval(outcomes: Sequence[Outcome], rows: Sequence[dict[str, Any]], det
             cited = ",".join(c.doc_id for c in o.answer.citations) or "-"
             parts.append(
                 f"{o.item.id:6} {o.item.lang:3} {o.item.kind:12} {verdict:8} "
-                f"rel={o.answer.relevance:.3f} cited={cited}  {o.item.question}"
+                f"rel={o.answer.relevance:.3f}{_checked(o.answer)} cited={cited}  {o.item.question}"
             )
         parts.append("")
     parts.append(_table(rows))
+    if llm is not None:
+        parts.append(
+            f"LLM claims: {llm['claims']} written, {llm['kept']} kept, "
+            f"{llm['unknown_markers']} markers to no passage; "
+            f"{llm['fallbacks']} fallbacks to the extractive answer\n"
+        )
     return "\n".join(parts)

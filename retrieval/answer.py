@@ -94,9 +94,7 @@ class AnswerComposer:
         if not best:
             return []
         top = max(item.score for item in best.values())
-        chosen = [
-            best[i] for i in sorted(best) if best[i].score >= top - settings.sentence_margin
-        ]
+        chosen = [best[i] for i in sorted(best) if best[i].score >= top - settings.sentence_margin]
         return chosen[: settings.max_sentences]
 
     def compose(

@@ -2,7 +2,8 @@
 
 ``Assistant`` wires settings, the embedding model, the stores, search and answer composition
 together once; the CLI, the terminal chat and the Telegram bot all call the same methods.
-It is synchronous and thread-safe, so the bot runs it in worker threads.
+It is synchronous and thread-safe, so the bot runs it in worker threads. In LLM mode ``ask``
+can report the verified part of an answer while the model is still writing (``on_progress``).
 """
 
 from __future__ import annotations
@@ -16,14 +17,15 @@ from typing import Any
 from retrieval.answer import AnswerComposer
 from retrieval.config import Settings
 from retrieval.embeddings import E5Embeddings
-from retrieval.generate import Generator
+from retrieval.fusion import SearchFilters
+from retrieval.generate import Generator, Progress
 from retrieval.index import VectorStore
 from retrieval.ingest import Ingestor, SourceFile
 from retrieval.language import detect_language
 from retrieval.lexical import LexicalIndex
 from retrieval.models import Answer, Document, IngestReport, NearestDocument, Passage
 from retrieval.prompts import Prompts, default_prompts
-from retrieval.search import Searcher, SearchFilters
+from retrieval.search import Searcher
 
 _UPLOAD_NAME_RE = re.compile(r"[^\w.\-]+")
 FOLLOW_UP_MAX_WORDS = 6
@@ -39,7 +41,9 @@ class Assistant:
         store: VectorStore,
         lexical: LexicalIndex,
         prompts: Prompts,
+        chat_model: Any | None = None,
     ) -> None:
+        """``chat_model`` replaces the configured LangChain chat model (LLM mode only)."""
         self.settings = settings
         self.prompts = prompts
         self.embeddings = embeddings
@@ -49,7 +53,9 @@ class Assistant:
         self.ingestor = Ingestor(settings, store, lexical, embeddings)
         self.composer = AnswerComposer(settings, embeddings, prompts)
         self.generator = (
-            Generator(settings, embeddings, prompts) if settings.answer.mode == "llm" else None
+            Generator(settings, embeddings, prompts, chat_model)
+            if settings.answer.mode == "llm"
+            else None
         )
 
     @classmethod
@@ -61,7 +67,9 @@ class Assistant:
             settings.embeddings.variant, settings.embeddings.batch_size, cache_path=cache
         )
         store = VectorStore(settings, embeddings)
-        lexical = LexicalIndex(data_dir / "lexical.sqlite3")
+        lexical = LexicalIndex(
+            data_dir / "lexical.sqlite3", settings.retrieval.latent_postings_per_term
+        )
         return cls(settings, embeddings, store, lexical, prompts or default_prompts())
 
     # -- questions ----------------------------------------------------------------------------
@@ -80,12 +88,17 @@ class Assistant:
         k: int | None = None,
         context: str | None = None,
         filters: SearchFilters | None = None,
+        on_progress: Progress | None = None,
     ) -> Answer:
         """Answer ``question`` with citations, or refuse and list the nearest documents.
 
         ``context`` is the previous question; a short follow-up ("and for gifts?") is searched
         together with it. In LLM mode the model rewrites a follow-up as a standalone question,
         writes the answer, and ``retrieval.generate`` keeps only what the passages support.
+
+        ``on_progress`` (LLM mode; called in this thread) receives the verified claims written
+        so far, or a "writing" status, while the model streams; the answer is the same with or
+        without it. Extractive answers never call it.
         """
         started = time.perf_counter()
         question = question.strip()
@@ -125,7 +138,9 @@ class Assistant:
         else:
             answer = self.composer.compose(question, language, passages, scored)
             if self.generator is not None:
-                answer = self.generator.generate(query, language, passages, answer, refuse, timings)
+                answer = self.generator.generate(
+                    query, language, passages, answer, refuse, timings, on_progress
+                )
                 answer.question = question
         timings["answer"] = (time.perf_counter() - step) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000

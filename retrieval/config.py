@@ -88,6 +88,12 @@ class RetrievalSettings(Section):
     latent_weight: float = Field(
         1.0, ge=0, description="Weight of the latent-terms (sparse encoder) ranking in fusion."
     )
+    latent_postings_per_term: int = Field(
+        1000,
+        ge=10,
+        description="Postings a query reads per latent feature and language, heaviest first: "
+        "bounds the cost of features found in most chunks (exact below this list length).",
+    )
     mode: Literal["hybrid", "dense", "lexical", "latent"] = Field(
         "hybrid",
         description="Which retrievers run: all three fused, or one alone (for measurement).",

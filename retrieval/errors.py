@@ -4,8 +4,10 @@
      ├── ConfigError            config.yaml or a REGULA_* variable is invalid (names the key)
      ├── LoaderError            one file could not be read; ingest reports it and goes on
      ├── IndexLockedError       another process is writing the embedded index
-     └── StoreError             the index is missing, corrupt or unreachable
+     ├── StoreError             the index is missing, corrupt or unreachable
+     └── LLMError               the language model failed or timed out (LLM mode falls back)
 
+``LLMError`` never reaches the interfaces: ``retrieval.generate`` answers extractively instead.
 The CLI turns these into one-line messages and an exit status; the bot logs them and tells the
 user something went wrong, never the details.
 """
@@ -36,3 +38,7 @@ class IndexLockedError(RegulaError):
 
 class StoreError(RegulaError):
     """The index cannot be used."""
+
+
+class LLMError(RegulaError):
+    """The chat model failed (connection, timeout, bad response); raised from the cause."""

@@ -9,6 +9,9 @@ contain; any one gold entry counts. Metrics, per question language and overall:
 - top-1 hit: the first citation is such a passage
 - refusal rate on out-of-scope questions, and false refusals on in-scope ones
 - latency p50 / p95
+
+In LLM mode ``llm_totals`` adds what verification did over the run: claims the model wrote,
+claims kept, markers pointing to no passage, and fallbacks to the extractive answer.
 """
 
 from __future__ import annotations
@@ -147,3 +150,13 @@ def evaluate(
         overall.add(outcome)
     rows = [by_language[k].row() for k in sorted(by_language)] + [overall.row()]
     return outcomes, rows
+
+
+def llm_totals(outcomes: Iterable[Outcome]) -> dict[str, int]:
+    """Totals of the answers' verification counts, and how many answers fell back."""
+    totals = {"claims": 0, "kept": 0, "unknown_markers": 0, "fallbacks": 0}
+    for outcome in outcomes:
+        for key, count in (outcome.answer.verification or {}).items():
+            totals[key] = totals.get(key, 0) + count
+        totals["fallbacks"] += outcome.answer.fallback
+    return totals

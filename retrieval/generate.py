@@ -6,8 +6,15 @@ markers pointing nowhere are dropped, unsupported or uncited claims are removed,
 nothing verifiable remains Regula refuses as in extractive mode. Citations under the answer
 are only the passages kept claims cite, with metadata from the index, never from the model.
 
-Errors: any exception from the model (connection refused, timeout, bad response) is logged
-and turned into the extractive answer with the ``llm_unavailable`` notice; nothing propagates.
+Streaming: given ``on_progress``, the reply is streamed (``model.stream``) and, each time a
+sentence is complete, the text so far goes through the same verification; ``on_progress``
+receives the kept claims rendered as in the final answer, or the ``llm_writing`` status while
+none is kept. Unverified text is never reported. The answer returned is the one ``generate``
+gives without streaming for the same model text. A model that cannot stream is invoked.
+
+Errors: any exception from the model (connection refused, timeout, bad response, also in the
+middle of a stream) becomes an ``LLMError``, which is logged and turned into the extractive
+answer with the ``llm_unavailable`` notice; nothing propagates.
 """
 
 from __future__ import annotations
@@ -26,14 +33,37 @@ from retrieval.chunking import paragraph_of
 from retrieval.citations import split_sentences
 from retrieval.config import LLMSettings, Settings
 from retrieval.embeddings import E5Embeddings
+from retrieval.errors import LLMError
 from retrieval.models import Answer, Citation, Passage
 from retrieval.prompts import Prompts
-from retrieval.verify import Source, Verification, declines, overlap, render, verify
+from retrieval.verify import Source, Verification, declines, overlap, render, settled_length, verify
 
 log = logging.getLogger(__name__)
 
 API_KEY_ENV = "REGULA_LLM_API_KEY"
 NO_ANSWER = "NO_ANSWER"
+
+Progress = Callable[[str], None]
+"""Receives what may be shown of an answer being written: verified claims, or a status."""
+Similarity = Callable[[str, int], float]
+Messages = list[tuple[str, str]]
+
+
+def _ollama_auth(api_key: str) -> Callable[[Any], Any]:
+    """An httpx auth hook: our key as a bearer token, and never ollama-python's own.
+
+    Without it ollama-python sends ``OLLAMA_API_KEY`` from the environment whenever no
+    Authorization header is set; credentials in the base URL (Basic) are left alone.
+    """
+
+    def apply(request: Any) -> Any:
+        if api_key:
+            request.headers["Authorization"] = f"Bearer {api_key}"
+        elif request.headers.get("Authorization", "").startswith("Bearer "):
+            del request.headers["Authorization"]
+        return request
+
+    return apply
 
 
 def build_chat_model(settings: LLMSettings) -> Any:
@@ -42,13 +72,16 @@ def build_chat_model(settings: LLMSettings) -> Any:
     if settings.provider == "ollama":
         from langchain_ollama import ChatOllama
 
-        headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
         return ChatOllama(
             model=settings.model,
             base_url=settings.base_url,
             temperature=0,
             num_predict=settings.max_tokens,
-            client_kwargs={"timeout": settings.timeout_s, "headers": headers},
+            client_kwargs={
+                "timeout": settings.timeout_s,
+                "headers": {},  # langchain-ollama merges user:password@ credentials into it
+                "auth": _ollama_auth(api_key),
+            },
         )
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
@@ -116,6 +149,39 @@ def _citation(n: int, passage: Passage, claims: Sequence[str], language: str) ->
     )
 
 
+def _reply_text(message: Any) -> str:
+    """The text of a chat model's message or message chunk."""
+    content = message.content
+    return content if isinstance(content, str) else str(message.text)
+
+
+class _Progress:
+    """Turns the text streamed so far into what may be shown: its verified claims, or a status.
+
+    Only complete sentences are checked, once each time one more is complete, and a report is
+    made only when what may be shown changed.
+    """
+
+    def __init__(self, check: Callable[[str], Verification], status: str, report: Progress) -> None:
+        self._check = check
+        self._status = status
+        self._report = report
+        self._settled = 0
+        self._shown = status
+        report(status)
+
+    def __call__(self, text: str) -> None:
+        settled = settled_length(text)
+        if settled <= self._settled:
+            return
+        self._settled = settled
+        checked = self._check(text[:settled])
+        shown = render(checked)[0] if checked.kept else self._status
+        if shown != self._shown:
+            self._shown = shown
+            self._report(shown)
+
+
 class Generator:
     """Condenses follow-ups, generates cited answers and verifies them."""
 
@@ -138,14 +204,42 @@ class Generator:
     def _language_name(self, language: str) -> str:
         return self.prompts.language_name(language, language)
 
-    def _invoke(self, system: str, user: str, timings: dict[str, float]) -> str:
+    def _call(self, call: Callable[[], Any], timings: dict[str, float]) -> Any:
+        """``call()`` timed into ``timings["llm"]``; any failure of the model is an LLMError."""
         started = time.perf_counter()
         try:
-            reply = self.model.invoke([("system", system), ("human", user)])
+            return call()
+        except Exception as e:
+            msg = f"the language model failed: {type(e).__name__}: {e}"
+            raise LLMError(msg) from e
         finally:
             timings["llm"] = timings.get("llm", 0.0) + (time.perf_counter() - started) * 1000
-        content = reply.content
-        return content if isinstance(content, str) else str(content)
+
+    def _invoke(self, messages: Messages, timings: dict[str, float]) -> str:
+        return _reply_text(self._call(lambda: self.model.invoke(messages), timings))
+
+    def _stream(self, messages: Messages, timings: dict[str, float], on_text: Progress) -> str:
+        """The reply, chunk by chunk; ``on_text`` sees the text so far after each chunk.
+
+        Falls back to one ``invoke`` when the model has no ``stream`` or raises
+        NotImplementedError (LangChain chat models that cannot stream already yield the whole
+        reply as one chunk).
+        """
+        model = self._call(lambda: self.model, timings)  # building it may fail too
+        if not callable(getattr(model, "stream", None)):
+            return self._invoke(messages, timings)
+        text = ""
+        try:
+            chunks = iter(self._call(lambda: model.stream(messages), timings))
+            while (chunk := self._call(lambda: next(chunks, None), timings)) is not None:
+                text += _reply_text(chunk)
+                on_text(text)
+        except LLMError as e:
+            if not isinstance(e.__cause__, NotImplementedError):
+                raise
+            log.info("the chat model cannot stream; waiting for the whole reply")
+            return self._invoke(messages, timings)
+        return text
 
     def decline(self, question: str, language: str) -> Answer | None:
         """A refusal for questions asking for the instructions or the whole corpus."""
@@ -159,15 +253,18 @@ class Generator:
         self, question: str, context: str, language: str, timings: dict[str, float]
     ) -> str:
         """A standalone question from a follow-up and the previous one (both joined on failure)."""
-        try:
-            text = self._invoke(
-                self.prompts.get("llm_condense_system", language),
+        messages = [
+            ("system", self.prompts.get("llm_condense_system", language)),
+            (
+                "human",
                 self.prompts.get(
                     "llm_condense_user", language, context=context.strip(), question=question
                 ),
-                timings,
-            )
-        except Exception:
+            ),
+        ]
+        try:
+            text = self._invoke(messages, timings)
+        except LLMError:
             log.warning(
                 "condensing the follow-up failed; searching it with its context", exc_info=True
             )
@@ -185,12 +282,18 @@ class Generator:
         extractive: Answer,
         refuse: Callable[[], Answer],
         timings: dict[str, float],
+        on_progress: Progress | None = None,
     ) -> Answer:
-        """The verified generative answer, the extractive one on model failure, or a refusal."""
+        """The verified generative answer, the extractive one on model failure, or a refusal.
+
+        With ``on_progress`` the reply is streamed and ``on_progress`` (called in this thread)
+        receives the verified part written so far; the answer returned is the same.
+        """
         name = self._language_name(language)
-        try:
-            text = self._invoke(
-                self.prompts.get("llm_system", language, language_name=name),
+        messages = [
+            ("system", self.prompts.get("llm_system", language, language_name=name)),
+            (
+                "human",
                 self.prompts.get(
                     "llm_user",
                     language,
@@ -198,14 +301,26 @@ class Generator:
                     question=question,
                     language_name=name,
                 ),
-                timings,
-            )
-        except Exception:
+            ),
+        ]
+        similarity = self._similarity(passages)
+        try:
+            if on_progress is None:
+                text = self._invoke(messages, timings)
+            else:
+                progress = _Progress(
+                    lambda so_far: self.check(so_far, language, passages, similarity),
+                    self.prompts.get("llm_writing", language),
+                    on_progress,
+                )
+                text = self._stream(messages, timings, progress)
+        except LLMError:
             log.warning("the language model failed; answering extractively", exc_info=True)
             notice = self.prompts.get("llm_unavailable", language)
             extractive.answer = f"{notice}\n{extractive.answer}"
+            extractive.fallback = True
             return extractive
-        checked = self.check(text, language, passages)
+        checked = self.check(text, language, passages, similarity)
         if not checked.kept:
             answer = refuse()
         else:
@@ -213,12 +328,10 @@ class Generator:
         answer.verification = checked.counts()
         return answer
 
-    def check(self, text: str, language: str, passages: Sequence[Passage]) -> Verification:
-        """Verify ``text`` against ``passages``, with E5 similarity for cross-language claims."""
-        if text.strip().startswith(NO_ANSWER):
-            return Verification([])
-        sources = [Source(p.text, p.language, p.locator) for p in passages]
+    def _similarity(self, passages: Sequence[Passage]) -> Similarity:
+        """E5 similarity of a claim to passage n's closest sentence; vectors kept per answer."""
         sentence_vectors: dict[int, Any] = {}
+        claim_vectors: dict[str, Any] = {}
 
         def similarity(claim: str, n: int) -> float:
             if n not in sentence_vectors:
@@ -226,15 +339,29 @@ class Generator:
                 sentence_vectors[n] = self.embeddings.embed_queries(
                     sentences or [passages[n - 1].text]
                 )
-            vector = self.embeddings.embed_queries([claim])[0]
-            return float(np.max(sentence_vectors[n] @ vector))
+            if claim not in claim_vectors:
+                claim_vectors[claim] = self.embeddings.embed_queries([claim])[0]
+            return float(np.max(sentence_vectors[n] @ claim_vectors[claim]))
 
+        return similarity
+
+    def check(
+        self,
+        text: str,
+        language: str,
+        passages: Sequence[Passage],
+        similarity: Similarity | None = None,
+    ) -> Verification:
+        """Verify ``text`` against ``passages``, with E5 similarity for cross-language claims."""
+        if text.strip().startswith(NO_ANSWER):
+            return Verification([])
+        sources = [Source(p.text, p.language, p.locator) for p in passages]
         llm = self.settings.llm
         return verify(
             text,
             sources,
             language,
-            similarity,
+            similarity or self._similarity(passages),
             min_overlap=llm.min_overlap,
             min_similarity=llm.min_similarity,
         )

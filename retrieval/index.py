@@ -1,34 +1,42 @@
 """The vector store: the only module that imports chromadb / langchain_chroma.
 
-Three Chroma collections (cosine space, telemetry off):
+Chroma collections (cosine space, telemetry off):
 
-- ``<name>_chunks``: one record per chunk, id ``doc::version::i``, with its embedding.
+- ``<name>_chunks_<language>``: one per document language, one record per chunk, id
+  ``doc::version::i``, with its embedding. Search ranks every language separately (scores are
+  centred per language), and a metadata filter makes Chroma scan the metadata of the whole
+  collection; a collection per language lets each per-language query use its HNSW index
+  alone, so a query does not grow with the corpus (10k -> 50k chunks: 27 -> 80-110 ms per
+  filtered query, 7-8 ms unfiltered).
 - ``<name>_documents``: the manifest, one record per document whose metadata names the live
-  ``version``; its embedding is the mean of the document's chunk vectors (used to list the
-  nearest documents on refusal and to find translation candidates).
-- ``<name>_state``: one record whose ``revision`` changes on every commit, so other processes
-  notice and reload cheaply.
+  ``version``, its language and chunk count (so every chunk id of a document is known without
+  a scan); its embedding is the mean of the document's chunk vectors (nearest documents on
+  refusal, translation candidates).
+- ``<name>_state``: the ``revision`` record, which changes on every commit so other processes
+  notice and reload cheaply, and one record per document written: ``pending`` from before
+  its chunks are written until its commit is announced, then ``done`` (kept, so closing it
+  shares the revision's write).
 
 A document becomes visible when its manifest record is written, after all its chunks are in:
 one upsert of one record is the commit point, so a crash leaves either the old version or the
-new one, never half. Chunks of any other version are ignored by search and swept later.
+new one, never half. The pending record, written before the chunks, names both versions, so
+``recover`` deletes exactly the chunks of the version that lost, by id.
 """
 
 from __future__ import annotations
 
-import fcntl
 import os
+import re
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
 import chromadb
 from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
-from retrieval.errors import IndexLockedError, StoreError
+from retrieval.errors import StoreError
 from retrieval.models import Document
 
 if TYPE_CHECKING:
@@ -40,6 +48,7 @@ if TYPE_CHECKING:
 
 COSINE = {"hnsw:space": "cosine"}
 TOKEN_ENV = "REGULA_CHROMA_TOKEN"  # noqa: S105 - the variable name, not a secret
+WRITE_BATCH = 1000
 
 
 def _client(settings: Settings) -> Any:
@@ -82,40 +91,6 @@ def _refused_credentials(error: Exception) -> bool:
     return getattr(response, "status_code", None) in (401, 403)
 
 
-class WriterLock:
-    """An exclusive advisory lock so two processes never write one embedded index."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: IO[str] | None = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+", encoding="utf-8")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError as e:
-            handle.seek(0)
-            holder = handle.read().strip() or "another process"
-            handle.close()
-            msg = (
-                f"the index in {self.path.parent} is being written by {holder}; "
-                "wait for it to finish (or stop it), or use vector_store.mode: server"
-            )
-            raise IndexLockedError(msg) from e
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()}")
-        handle.flush()
-        self._handle = handle
-
-    def release(self) -> None:
-        if self._handle is not None:
-            fcntl.flock(self._handle, fcntl.LOCK_UN)
-            self._handle.close()
-            self._handle = None
-
-
 def _document_metadata(document: Document) -> dict[str, Any]:
     return {k: v for k, v in asdict(document).items() if k != "doc_id"}
 
@@ -126,31 +101,105 @@ def _document_from(doc_id: str, metadata: Mapping[str, Any]) -> Document:
     return Document(doc_id=doc_id, **values)
 
 
+def chunk_ids(doc_id: str, version: str, count: int) -> list[str]:
+    """Every chunk id of one document version (``Chunk.chunk_id`` numbers them from 0)."""
+    return [f"{doc_id}::{version}::{i}" for i in range(count)]
+
+
+def _language_slug(language: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", language.lower()) or "und"
+
+
 class VectorStore:
-    """Chunk vectors, the document manifest and a revision marker, in Chroma."""
+    """Chunk vectors per language, the document manifest and a revision marker, in Chroma."""
 
     def __init__(self, settings: Settings, embeddings: E5Embeddings) -> None:
         self.settings = settings
         self.embeddings = embeddings
         self._client = _client(settings)
-        name = settings.vector_store.collection
+        self._name = settings.vector_store.collection
+        self._chunk_stores: dict[str, Chroma] = {}
         try:
-            self.chunks = Chroma(
-                collection_name=f"{name}_chunks", embedding_function=embeddings,
-                client=self._client, collection_metadata=COSINE,
-            )  # fmt: skip
             self.documents = Chroma(
-                collection_name=f"{name}_documents", embedding_function=embeddings,
+                collection_name=f"{self._name}_documents", embedding_function=embeddings,
                 client=self._client, collection_metadata=COSINE,
             )  # fmt: skip
-            self._state = self._client.get_or_create_collection(f"{name}_state")
-            # Raw collections for batch writes with precomputed vectors; typed loosely because
+            self._state: Any = self._client.get_or_create_collection(
+                f"{self._name}_state", embedding_function=None
+            )
+            # Raw collection for batch writes with precomputed vectors; typed loosely because
             # chromadb's metadata and filter types are stricter than what they accept.
-            self._chunk_records: Any = self.chunks._collection
             self._document_records: Any = self.documents._collection
+            self._migrate_single_collection()
+        except StoreError:
+            raise
         except Exception as e:
             msg = f"cannot open the vector store: {e}"
             raise StoreError(msg) from e
+
+    # -- per-language chunk collections -----------------------------------------------------
+    def _chunk_prefix(self) -> str:
+        return f"{self._name}_chunks_"
+
+    def _collection_names(self) -> list[str]:
+        return [str(getattr(c, "name", c)) for c in self._client.list_collections()]
+
+    def _chunks(self, language: str, create: bool = False) -> Chroma | None:
+        """The chunk store of ``language``; ``None`` when it does not exist and not ``create``."""
+        slug = _language_slug(language)
+        store = self._chunk_stores.get(slug)
+        if store is None:
+            name = self._chunk_prefix() + slug
+            if not create and name not in self._collection_names():
+                return None
+            store = Chroma(
+                collection_name=name, embedding_function=self.embeddings,
+                client=self._client, collection_metadata=COSINE,
+            )  # fmt: skip
+            self._chunk_stores[slug] = store
+        return store
+
+    def _records(self, language: str, create: bool = False) -> Any:
+        store = self._chunks(language, create)
+        return None if store is None else store._collection
+
+    def chunk_languages(self) -> list[str]:
+        """Languages that have a chunk collection (as slugs)."""
+        prefix = self._chunk_prefix()
+        return sorted(n[len(prefix) :] for n in self._collection_names() if n.startswith(prefix))
+
+    def _migrate_single_collection(self) -> None:
+        """Move the chunks of an index written before per-language collections (no re-embedding).
+
+        Idempotent: records are upserted, and the old collection is deleted only at the end.
+        """
+        legacy = f"{self._name}_chunks"
+        if legacy not in self._collection_names():
+            return
+        old = self._client.get_collection(legacy, embedding_function=None)
+        offset = 0
+        while True:
+            got = old.get(
+                include=["embeddings", "documents", "metadatas"], limit=WRITE_BATCH, offset=offset
+            )
+            if not got["ids"]:
+                break
+            rows = zip(
+                got["ids"], got["embeddings"], got["documents"], got["metadatas"], strict=True
+            )
+            by_language: dict[str, list[Any]] = {}
+            for row in rows:
+                by_language.setdefault(str((row[3] or {}).get("language", "")), []).append(row)
+            for language, batch in by_language.items():
+                ids, vectors, texts, metadatas = (
+                    list(column) for column in zip(*batch, strict=True)
+                )
+                self._records(language, create=True).upsert(
+                    ids=ids, embeddings=vectors, documents=texts, metadatas=metadatas
+                )
+            offset += len(got["ids"])
+        self._client.delete_collection(legacy)
+        self._bump_revision()
 
     # -- manifest -------------------------------------------------------------------------
     def revision(self) -> str:
@@ -165,6 +214,15 @@ class VectorStore:
 
     def manifest(self) -> dict[str, Document]:
         got = self.documents.get(include=["metadatas"])
+        return {
+            doc_id: _document_from(doc_id, metadata or {})
+            for doc_id, metadata in zip(got["ids"], got["metadatas"], strict=True)
+        }
+
+    def _manifest_records(self, doc_ids: Sequence[str]) -> dict[str, Document]:
+        if not doc_ids:
+            return {}
+        got = self._document_records.get(ids=list(doc_ids), include=["metadatas"])
         return {
             doc_id: _document_from(doc_id, metadata or {})
             for doc_id, metadata in zip(got["ids"], got["metadatas"], strict=True)
@@ -190,12 +248,14 @@ class VectorStore:
         metadatas: Sequence[dict[str, Any]],
         vectors: NDArray[np.float32],
     ) -> None:
-        """Add the chunks of a new version, then commit its manifest record, then sweep."""
+        """Note the write as pending, add the chunks, commit the manifest record, sweep."""
         import numpy as np
 
-        collection = self._chunk_records
-        for start in range(0, len(chunk_ids), 1000):
-            end = start + 1000
+        previous = self._manifest_records([document.doc_id]).get(document.doc_id)
+        self._mark_pending(document, len(chunk_ids), previous)
+        collection = self._records(document.language, create=True)
+        for start in range(0, len(chunk_ids), WRITE_BATCH):
+            end = start + WRITE_BATCH
             collection.upsert(
                 ids=list(chunk_ids[start:end]),
                 embeddings=vectors[start:end].tolist(),
@@ -210,66 +270,144 @@ class VectorStore:
             documents=[document.title],
             metadatas=[_document_metadata(document)],
         )
-        self._bump_revision()
-        self.sweep(document.doc_id, keep_version=document.version)
+        if previous is not None and previous.version != document.version:
+            self._delete_chunks(previous.language, previous.doc_id, previous.version,
+                                previous.chunk_count)  # fmt: skip
+        # One write announces the commit to other processes and closes the pending record.
+        self._state.upsert(
+            ids=["revision", f"pending::{document.doc_id}"],
+            embeddings=[[1.0], [1.0]],
+            metadatas=[{"value": uuid.uuid4().hex}, {"kind": "done"}],
+        )
+
+    def _mark_pending(self, document: Document, count: int, previous: Document | None) -> None:
+        record = {
+            "kind": "pending", "doc_id": document.doc_id, "version": document.version,
+            "language": document.language, "count": count,
+            "old_version": previous.version if previous else "",
+            "old_language": previous.language if previous else "",
+            "old_count": previous.chunk_count if previous else 0,
+        }  # fmt: skip
+        self._state.upsert(
+            ids=[f"pending::{document.doc_id}"], embeddings=[[1.0]], metadatas=[record]
+        )
+
+    def _delete_chunks(self, language: str, doc_id: str, version: str, count: int) -> None:
+        records = self._records(language)
+        ids = chunk_ids(doc_id, version, count)
+        if records is not None:
+            for start in range(0, len(ids), WRITE_BATCH):
+                records.delete(ids=ids[start : start + WRITE_BATCH])
+
+    def recover(self) -> int:
+        """Delete the chunks a crashed write left behind; returns how many writes were undone."""
+        got = self._state.get(where={"kind": "pending"}, include=["metadatas"])
+        if not got["ids"]:
+            return 0
+        pending = [dict(m) for m in got["metadatas"] if m]
+        live = self._manifest_records([str(p["doc_id"]) for p in pending])
+        for p in pending:
+            doc_id = str(p["doc_id"])
+            current = live.get(doc_id)
+            if current is not None and current.version == p["version"]:  # committed, not swept
+                if p["old_version"] and p["old_version"] != p["version"]:
+                    self._delete_chunks(str(p["old_language"]), doc_id, str(p["old_version"]),
+                                        int(p["old_count"]))  # fmt: skip
+            else:
+                self._delete_chunks(str(p["language"]), doc_id, str(p["version"]), int(p["count"]))
+        self._state.upsert(
+            ids=list(got["ids"]), embeddings=[[1.0]] * len(got["ids"]),
+            metadatas=[{"kind": "done"}] * len(got["ids"]),
+        )  # fmt: skip
+        return len(pending)
 
     def update_groups(self, groups: Mapping[str, str]) -> None:
         """Set ``group_id`` on manifest records (doc_id -> group id)."""
         if not groups:
             return
-        current = self.manifest()
-        ids = [d for d in groups if d in current]
+        current = self._manifest_records(list(groups))
+        ids = list(current)
         metadatas = [{**_document_metadata(current[d]), "group_id": groups[d]} for d in ids]
         if ids:
             self._document_records.update(ids=ids, metadatas=metadatas)
             self._bump_revision()
 
-    def sweep(self, doc_id: str, keep_version: str | None) -> None:
-        """Delete a document's chunks of every version but ``keep_version``."""
-        where: dict[str, Any] = {"doc_id": doc_id}
-        if keep_version is not None:
-            where = {"$and": [{"doc_id": doc_id}, {"version": {"$ne": keep_version}}]}
-        self._chunk_records.delete(where=where)
-
     def remove_documents(self, doc_ids: Iterable[str]) -> None:
-        ids = list(doc_ids)
-        if not ids:
+        records = self._manifest_records(list(doc_ids))
+        if not records:
             return
-        self._document_records.delete(ids=ids)
+        self._document_records.delete(ids=list(records))
         self._bump_revision()
-        for doc_id in ids:
-            self.sweep(doc_id, keep_version=None)
-
-    def orphan_doc_ids(self, live: Iterable[str]) -> set[str]:
-        """Documents that have chunks but no manifest record (a crashed first ingest)."""
-        got = self.chunks.get(include=["metadatas"])
-        seen = {str(m["doc_id"]) for m in got["metadatas"] if m}
-        return seen - set(live)
+        for doc in records.values():
+            self._delete_chunks(doc.language, doc.doc_id, doc.version, doc.chunk_count)
 
     # -- reads ----------------------------------------------------------------------------
-    def chunk_records(self) -> Any:
-        """The raw chunk collection, for reads that need vectors."""
-        return self._chunk_records
-
-    def chunks_of(self, doc_id: str, version: str, with_vectors: bool = False) -> dict[str, Any]:
-        """Every chunk of one document version (text, metadata and optionally vectors)."""
-        where = {"$and": [{"doc_id": doc_id}, {"version": version}]}
+    def chunks_of(self, document: Document, with_vectors: bool = False) -> dict[str, Any]:
+        """Every chunk of one document version, in reading order (text, metadata, vectors)."""
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        return dict(self._chunk_records.get(where=where, include=include))
+        ids = chunk_ids(document.doc_id, document.version, document.chunk_count)
+        records = self._records(document.language)
+        if records is None or not ids:
+            return {"ids": [], "documents": [], "metadatas": [], "embeddings": []}
+        got = records.get(ids=ids, include=include)
+        order = {chunk_id: i for i, chunk_id in enumerate(ids)}
+        rows = sorted(range(len(got["ids"])), key=lambda r: order[got["ids"][r]])
+        result: dict[str, Any] = {"ids": [got["ids"][r] for r in rows]}
+        for key in include:
+            values = got[key]
+            result[key] = [values[r] for r in rows]
+        return result
 
-    def get_chunks(self, chunk_ids: Sequence[str], with_vectors: bool = False) -> dict[str, Any]:
+    def get_chunks(
+        self, ids_by_language: Mapping[str, Sequence[str]], with_vectors: bool = False
+    ) -> dict[str, tuple[str, dict[str, Any]]]:
+        """chunk_id -> (text, metadata) for chunk ids grouped by their document's language."""
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
-        return dict(self._chunk_records.get(ids=list(chunk_ids), include=include))
+        found: dict[str, tuple[str, dict[str, Any]]] = {}
+        for language, ids in ids_by_language.items():
+            records = self._records(language)
+            if records is None or not ids:
+                continue
+            got = records.get(ids=list(ids), include=include)
+            for chunk_id, text, metadata in zip(
+                got["ids"], got["documents"], got["metadatas"], strict=True
+            ):
+                found[str(chunk_id)] = (str(text), dict(metadata or {}))
+        return found
+
+    def iter_chunks(self, language: str, include: Sequence[str]) -> Iterator[dict[str, Any]]:
+        """Every stored chunk of ``language`` in batches (a full read: benchmarks, diagnostics)."""
+        records = self._records(language)
+        offset = 0
+        while records is not None:
+            got = records.get(include=list(include), limit=WRITE_BATCH, offset=offset)
+            if not got["ids"]:
+                return
+            yield dict(got)
+            offset += len(got["ids"])
+
+    def stored_chunk_ids(self, doc_id: str) -> list[str]:
+        """Ids of every stored chunk of ``doc_id``, any version (scans metadata; for checks)."""
+        found: list[str] = []
+        for slug in self.chunk_languages():
+            records = self._records(slug)
+            found.extend(records.get(where={"doc_id": doc_id}, include=[])["ids"])
+        return found
 
     def query_chunks(
-        self, vector: NDArray[np.float32], limit: int, where: dict[str, Any] | None
+        self,
+        vector: NDArray[np.float32],
+        limit: int,
+        language: str,
+        where: dict[str, Any] | None = None,
     ) -> list[tuple[str, str, dict[str, Any], float]]:
-        """(chunk_id, text, metadata, cosine similarity) nearest to ``vector``."""
-        count = self._chunk_records.count()
-        if count == 0:
+        """(chunk_id, text, metadata, cosine similarity) of ``language`` nearest to ``vector``."""
+        store = self._chunks(language)
+        if store is None:
             return []
-        results = self.chunks.similarity_search_by_vector_with_relevance_scores(
-            embedding=vector.tolist(), k=min(limit, count), filter=where
+        # Chroma >= 1.0 returns fewer results when the collection holds fewer than ``limit``.
+        results = store.similarity_search_by_vector_with_relevance_scores(
+            embedding=vector.tolist(), k=limit, filter=where
         )
         return [
             (str(doc.id), doc.page_content, dict(doc.metadata), 1.0 - float(distance))
@@ -286,4 +424,4 @@ class VectorStore:
         return [(str(doc.id), 1.0 - float(distance)) for doc, distance in results]
 
     def count_chunks(self) -> int:
-        return int(self._chunk_records.count())
+        return sum(int(self._records(slug).count()) for slug in self.chunk_languages())

@@ -24,10 +24,12 @@ from retrieval.chunking import chunk_text
 from retrieval.config import Settings
 from retrieval.embeddings import E5Embeddings
 from retrieval.errors import LoaderError, RegulaError
-from retrieval.index import VectorStore, WriterLock
+from retrieval.index import VectorStore
 from retrieval.language import detect_language
-from retrieval.lexical import LexicalIndex, encode_latent
+from retrieval.latent import encode_latent
+from retrieval.lexical import LexicalIndex
 from retrieval.loaders import load_bytes
+from retrieval.locking import WriterLock
 from retrieval.models import Chunk, Document, IngestFailure, IngestReport
 from retrieval.translations import (
     GroupMap,
@@ -129,6 +131,7 @@ class Ingestor:
         if self.settings.vector_store.mode == "embedded":
             self._lock.acquire()
         try:
+            self.store.recover()  # chunks of a write that crashed before its commit
             manifest = self.store.manifest()
             changed: list[str] = []
             seen: set[str] = set()
@@ -258,10 +261,7 @@ class Ingestor:
 
     def _prune(self, manifest: dict[str, Document]) -> int:
         gone = [d for d, doc in manifest.items() if not Path(doc.path).exists()]
-        orphans = self.store.orphan_doc_ids(manifest)
         self.store.remove_documents(gone)
-        for orphan in orphans:
-            self.store.sweep(orphan, keep_version=None)
         self.lexical.remove_documents(gone)
         for doc_id in gone:
             manifest.pop(doc_id, None)
@@ -286,11 +286,8 @@ class Ingestor:
 
     # -- translation groups ------------------------------------------------------------------
     def _doc_vectors_and_text(self, doc: Document) -> tuple[np.ndarray[Any, Any], str]:
-        got = self.store.chunks_of(doc.doc_id, doc.version, with_vectors=True)
-        order = np.argsort([m["index"] for m in got["metadatas"]])
-        vectors = np.asarray(got["embeddings"], dtype=np.float32)[order]
-        text = "\n".join(got["documents"][i] for i in order)
-        return vectors, text
+        got = self.store.chunks_of(doc, with_vectors=True)  # in reading order
+        return np.asarray(got["embeddings"], dtype=np.float32), "\n".join(got["documents"])
 
     def score_pair(self, a: Document, b: Document) -> PairScore:
         declared = bool(a.number) and a.number == b.number

@@ -11,6 +11,7 @@ which no other language uses, settle Vietnamese before the model (it calls "nghá
 from __future__ import annotations
 
 import copy
+import re
 import unicodedata
 from collections import Counter
 from collections.abc import Sequence
@@ -37,13 +38,14 @@ _SCRIPTS = {  # languages written in one script only, by the Unicode name prefix
 _NOT_LATIN = set().union(*_SCRIPTS.values()) - {"sr", "kk", "tt"}
 
 
+_NON_ASCII_DIGIT = re.compile(r"(?![0-9])\d")  # \d: every Unicode decimal digit
+
+
 def normalize_digits(text: str) -> str:
     """Arabic-Indic, Persian, Devanagari, fullwidthâ€¦ decimal digits become ASCII 0-9."""
     if text.isascii():
         return text
-    return "".join(
-        c if c.isascii() or (d := unicodedata.decimal(c, None)) is None else str(d) for c in text
-    )
+    return _NON_ASCII_DIGIT.sub(lambda m: str(unicodedata.decimal(m.group())), text)
 
 
 def detect_language(text: str, candidates: Sequence[str] | None = None, default: str = "en") -> str:

@@ -119,6 +119,8 @@ class Answer:
     relevance: float = 0.0
     verification: dict[str, int] | None = None
     """LLM mode only: ``{claims, kept, unknown_markers}`` counted by ``retrieval.verify``."""
+    fallback: bool = False
+    """LLM mode only: the model failed, so this is the extractive answer with a notice."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented ``--json`` shape (see README, "JSON answer")."""
@@ -137,6 +139,8 @@ class Answer:
         )
         if self.verification is not None:
             payload["verification"] = dict(self.verification)
+        if self.fallback:
+            payload["fallback"] = True
         return payload
 
 

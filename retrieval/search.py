@@ -18,54 +18,18 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from retrieval.config import Settings
 from retrieval.embeddings import E5Embeddings
+from retrieval.fusion import Candidate, SearchFilters, fuse
 from retrieval.index import VectorStore
-from retrieval.lexical import LexicalIndex
+from retrieval.lexical import LexicalDocument, LexicalIndex
 from retrieval.models import Document, Passage
 
-
-@dataclass
-class SearchFilters:
-    """Optional restrictions; ``None`` means no restriction."""
-
-    doc_ids: list[str] | None = None
-    language: str | None = None
-    date_from: str | None = None
-    date_to: str | None = None
-
-    def chroma_where(self) -> dict[str, Any] | None:
-        clauses: list[dict[str, Any]] = []
-        if self.doc_ids:
-            clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
-        if self.language:
-            clauses.append({"language": self.language})
-        if self.date_from:
-            clauses.append({"date_num": {"$gte": int(self.date_from.replace("-", "")[:8])}})
-        if self.date_to:
-            clauses.append({"date_num": {"$lte": int(self.date_to.replace("-", "")[:8])}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-@dataclass
-class _Candidate:
-    chunk_id: str
-    doc_id: str
-    text: str = ""
-    metadata: dict[str, Any] = field(default_factory=dict)
-    dense: float = 0.0
-    dense_rank: int | None = None
-    lexical_rank: int | None = None
-    latent_rank: int | None = None
-    fused: float = 0.0
+SYNC_BATCH = 64  # documents per lexical transaction when rebuilding the cache from Chroma
 
 
 def _version_of(chunk_id: str) -> str:
@@ -92,7 +56,6 @@ class Searcher:
         self._lock = threading.RLock()
         self._vectors: OrderedDict[str, tuple[list[str], NDArray[np.float32]]] = OrderedDict()
         self._dense_centroids: dict[str, NDArray[np.float32]] = {}
-        self._latent_centroids: dict[str, dict[int, float]] = {}
         # Derived from the manifest at refresh, so a query never scans it.
         self._languages_all: list[str] = []
         self._groups: dict[str, list[Document]] = {}
@@ -132,7 +95,6 @@ class Searcher:
         self._dense_centroids = {
             lang: (sums[lang] / counts[lang]).astype(np.float32) for lang in sums
         }
-        self._latent_centroids = self.lexical.latent_centroids()
 
     def language_offset(self, query_vector: NDArray[np.float32], language: str) -> float:
         """How close the query is to text in ``language`` regardless of content (q·μ)."""
@@ -143,17 +105,22 @@ class Searcher:
         return [filters.language] if filters.language else self._languages_all
 
     def _sync_lexical(self) -> None:
+        """Make the lexical cache match the manifest, rebuilding what differs from Chroma."""
         lexical_versions = self.lexical.versions()
         stale = [d for d in lexical_versions if d not in self._manifest]
         self.lexical.remove_documents(stale)
-        for doc_id, doc in self._manifest.items():
-            if lexical_versions.get(doc_id) != doc.version:
-                got = self.store.chunks_of(doc_id, doc.version)
-                self.lexical.replace_document(
-                    doc_id, doc.version, doc.language,
-                    list(zip(got["ids"], got["documents"], strict=True)),
-                    [str((m or {}).get("latent", "")) for m in got["metadatas"]],
-                )  # fmt: skip
+        missing = [
+            doc for doc_id, doc in self._manifest.items()
+            if lexical_versions.get(doc_id) != doc.version
+        ]  # fmt: skip
+        for start in range(0, len(missing), SYNC_BATCH):
+            batch = []
+            for doc in missing[start : start + SYNC_BATCH]:
+                got = self.store.chunks_of(doc)
+                rows = list(zip(got["ids"], got["documents"], strict=True))
+                latent = [str((m or {}).get("latent", "")) for m in got["metadatas"]]
+                batch.append(LexicalDocument(doc.doc_id, doc.version, doc.language, rows, latent))
+            self.lexical.replace_documents(batch)
 
     @property
     def manifest(self) -> dict[str, Document]:
@@ -178,7 +145,7 @@ class Searcher:
         self.refresh()
         mode = self.settings.retrieval.mode
         limit = self.settings.retrieval.candidates
-        candidates: dict[str, _Candidate] = {}
+        candidates: dict[str, Candidate] = {}
 
         if mode in ("hybrid", "dense"):
             start = time.perf_counter()
@@ -186,22 +153,20 @@ class Searcher:
                 query_vector = self.embeddings.embed_query_vector(query)
             timings["embed"] = (time.perf_counter() - start) * 1000
             start = time.perf_counter()
-            dense_hits: list[tuple[float, _Candidate]] = []
+            dense_hits: list[tuple[float, Candidate]] = []
+            where = filters.chroma_where()
             for lang in self._languages(filters):
-                where = SearchFilters(
-                    filters.doc_ids, lang, filters.date_from, filters.date_to
-                ).chroma_where()
                 offset = (
                     float(query_vector @ self._dense_centroids[lang])
                     if lang in self._dense_centroids
                     else 0.0
                 )
                 for chunk_id, text, metadata, similarity in self.store.query_chunks(
-                    query_vector, limit, where
+                    query_vector, limit, lang, where
                 ):
                     doc_id = str(metadata.get("doc_id", ""))
                     if self._live(chunk_id, doc_id):
-                        candidate = _Candidate(chunk_id, doc_id, text, metadata, dense=similarity)
+                        candidate = Candidate(chunk_id, doc_id, text, metadata, dense=similarity)
                         dense_hits.append((similarity - offset, candidate))
             dense_hits.sort(key=lambda pair: pair[0], reverse=True)
             for rank, (_, candidate) in enumerate(dense_hits[:limit], start=1):
@@ -220,7 +185,7 @@ class Searcher:
                 if not self._live(chunk_id, doc_id):
                     continue
                 rank += 1
-                candidate = candidates.setdefault(chunk_id, _Candidate(chunk_id, doc_id))
+                candidate = candidates.setdefault(chunk_id, Candidate(chunk_id, doc_id))
                 candidate.lexical_rank = rank
             timings["lexical"] = (time.perf_counter() - start) * 1000
 
@@ -229,12 +194,9 @@ class Searcher:
             ((features, weights),) = self.embeddings.latent_terms([query])
             doc_ids = self._filtered_doc_ids(filters)
             latent_hits: list[tuple[float, str]] = []
+            offsets = self.lexical.latent_offsets(features.tolist(), weights.tolist())
             for lang in self._languages(filters):
-                centroid = self._latent_centroids.get(lang, {})
-                offset = sum(
-                    centroid.get(int(f), 0.0) * float(w)
-                    for f, w in zip(features, weights, strict=True)
-                )
+                offset = offsets.get(lang, 0.0)
                 for chunk_id, score in self.lexical.search_latent(
                     features.tolist(), weights.tolist(), limit, doc_ids, in_language=lang
                 ):
@@ -243,13 +205,13 @@ class Searcher:
             latent_hits.sort(reverse=True)
             for rank, (_, chunk_id) in enumerate(latent_hits[:limit], start=1):
                 candidate = candidates.setdefault(
-                    chunk_id, _Candidate(chunk_id, chunk_id.split("::")[0])
+                    chunk_id, Candidate(chunk_id, chunk_id.split("::")[0])
                 )
                 candidate.latent_rank = rank
             timings["latent"] = (time.perf_counter() - start) * 1000
 
         start = time.perf_counter()
-        fused = self._fuse(list(candidates.values()))
+        fused = fuse(list(candidates.values()), self.settings.retrieval)
         self._fill_missing(fused)
         passages = self._collapse_translations(fused, language, k)
         timings["fusion"] = (time.perf_counter() - start) * 1000
@@ -274,31 +236,19 @@ class Searcher:
             keep.append(doc_id)
         return keep
 
-    def _fuse(self, candidates: list[_Candidate]) -> list[_Candidate]:
-        settings = self.settings.retrieval
-        for c in candidates:
-            c.fused = 0.0
-            if c.dense_rank is not None:
-                c.fused += settings.dense_weight / (settings.rrf_k + c.dense_rank)
-            if c.lexical_rank is not None:
-                c.fused += settings.lexical_weight / (settings.rrf_k + c.lexical_rank)
-            if c.latent_rank is not None:
-                c.fused += settings.latent_weight / (settings.rrf_k + c.latent_rank)
-        return sorted(candidates, key=lambda c: c.fused, reverse=True)
-
-    def _fill_missing(self, candidates: list[_Candidate]) -> None:
+    def _fill_missing(self, candidates: list[Candidate]) -> None:
         """Lexical-only hits arrive without text or metadata: fetch them in one call."""
         missing = [c for c in candidates if not c.text]
         if not missing:
             return
-        got = self.store.get_chunks([c.chunk_id for c in missing])
-        by_id = {
-            i: (text, meta)
-            for i, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        }
+        wanted: dict[str, list[str]] = {}
         for c in missing:
-            c.text, c.metadata = by_id.get(c.chunk_id, ("", {}))
-            c.metadata = dict(c.metadata or {})
+            doc = self._manifest.get(c.doc_id)
+            if doc is not None:
+                wanted.setdefault(doc.language, []).append(c.chunk_id)
+        found = self.store.get_chunks(wanted)
+        for c in missing:
+            c.text, c.metadata = found.get(c.chunk_id, ("", {}))
 
     # -- translations -----------------------------------------------------------------------
     def _group_members(self, doc_id: str) -> list[Document]:
@@ -313,7 +263,7 @@ class Searcher:
             if key in self._vectors:
                 self._vectors.move_to_end(key)
                 return self._vectors[key]
-        got = self.store.chunks_of(doc.doc_id, doc.version, with_vectors=True)
+        got = self.store.chunks_of(doc, with_vectors=True)
         entry = (list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32))
         with self._lock:
             self._vectors[key] = entry
@@ -331,7 +281,7 @@ class Searcher:
         return target_ids[int(np.argmax(target_vectors @ row))]
 
     def _collapse_translations(
-        self, fused: list[_Candidate], language: str, k: int
+        self, fused: list[Candidate], language: str, k: int
     ) -> list[Passage]:
         passages: list[Passage] = []
         seen: set[str] = set()
@@ -362,10 +312,10 @@ class Searcher:
             seen.update({key, shown_id})
             text, locator = candidate.text, str(candidate.metadata.get("locator", ""))
             if shown_id != candidate.chunk_id:  # the asker-language version: one fetch
-                got = self.store.get_chunks([shown_id])
-                if got["documents"]:
-                    text = got["documents"][0]
-                    locator = str((got["metadatas"][0] or {}).get("locator", locator))
+                found = self.store.get_chunks({shown_doc.language: [shown_id]})
+                if shown_id in found:
+                    text, metadata = found[shown_id]
+                    locator = str(metadata.get("locator", locator))
             others = sorted({m.language for m in members if m.doc_id != shown_doc.doc_id})
             passages.append(
                 self._passage(shown_id, shown_doc, text, locator, candidate, tuple(others))
@@ -378,7 +328,7 @@ class Searcher:
         doc: Document,
         text: str,
         locator: str,
-        candidate: _Candidate,
+        candidate: Candidate,
         translations: tuple[str, ...],
     ) -> Passage:
         return Passage(
@@ -402,9 +352,11 @@ class Searcher:
             aligned = self.aligned_chunk(chunk_id, doc, member)
             if not aligned:
                 continue
-            got = self.store.get_chunks([aligned])
-            text, metadata = got["documents"][0], dict(got["metadatas"][0] or {})
-            candidate = _Candidate(aligned, member.doc_id, text, metadata)
+            found = self.store.get_chunks({member.language: [aligned]})
+            if aligned not in found:
+                continue
+            text, metadata = found[aligned]
+            candidate = Candidate(aligned, member.doc_id, text, metadata)
             locator = str(metadata.get("locator", ""))
             result.append(self._passage(aligned, member, text, locator, candidate, ()))
         return result

@@ -149,6 +149,18 @@ def split_claims(answer: str) -> list[tuple[str, list[int]]]:
     return claims
 
 
+def settled_length(text: str) -> int:
+    """How much of a partly written ``text`` is complete claims: up to its last claim boundary.
+
+    A claim is complete once whitespace follows its full stop (or a line ends), 0 before that.
+    Markers the writer puts after that space ("… 30 days. [1]") still join the claim later.
+    """
+    end = 0
+    for boundary in _CLAIM_BOUNDARY.finditer(text):
+        end = boundary.start()
+    return end
+
+
 def numbers_in(text: str) -> set[str]:
     """Numbers written in ``text``, digits normalised ("٣٠" -> "30"), separators kept."""
     return {n.rstrip(".,") for n in _NUMBER_RE.findall(normalize_digits(text))}
@@ -176,7 +188,9 @@ def verify(
 
     ``similarity(claim, n)`` is the semantic closeness of a claim to passage ``n`` (1-based);
     it lets a claim in the asker's language stand on a passage in another language, where
-    word overlap says nothing. Numbers are checked literally in every case.
+    word overlap says nothing. It is not consulted for a passage in the claim's language:
+    there the words must match, since neighbouring articles of one directive are semantically
+    close enough to pass for each other. Numbers are checked literally in every case.
     """
     claims: list[Claim] = []
     unknown = 0
@@ -200,7 +214,11 @@ def verify(
             n
             for n in valid
             if overlap(text, language, sources[n - 1]) >= min_overlap
-            or (similarity is not None and similarity(text, n) >= min_similarity)
+            or (
+                similarity is not None
+                and sources[n - 1].language != language
+                and similarity(text, n) >= min_similarity
+            )
         ]
         if not supporting:
             claim.reason = "not supported by cited passage"

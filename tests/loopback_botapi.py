@@ -2,8 +2,10 @@
 
 It implements the methods python-telegram-bot calls and validates like Telegram does: message
 length (4096 UTF-16 units after parsing), HTML markup (allowed tags, balance, entities), unknown
-chats, and it can answer the next N sends with a 429 flood-control error. Tests push updates
-with ``push_update``; getUpdates long-polls them. Every call is recorded in ``calls``.
+chats, edits of messages that do not exist or that would not change ("message is not
+modified"), and it can answer the next N calls of a method with a 429 flood-control error.
+Tests push updates with ``push_update``; getUpdates long-polls them. Every call is recorded in
+``calls``; ``messages`` holds the bot's messages as they look now (after edits and deletions).
 
 Runs in a daemon thread; ``stop()`` wakes pending long polls so the test ends promptly.
 """
@@ -156,6 +158,7 @@ class LoopbackBotAPI:
         self.chats: dict[int, dict[str, Any]] = {}
         self.files: dict[str, tuple[str, bytes]] = {}
         self.calls: list[Call] = []
+        self.messages: dict[tuple[int, int], dict[str, Any]] = {}
         self.webhook: dict[str, Any] = {}
         self._updates: list[dict[str, Any]] = []
         self._next_update_id = 1
@@ -227,6 +230,14 @@ class LoopbackBotAPI:
                 for c in self.calls
                 if c.method == method and (ok is None or (c.status == 200) == ok)
             ]
+
+    def edits_of(self, chat_id: int, message_id: int, ok: bool | None = True) -> list[Call]:
+        """Every editMessageText of one message, in order."""
+        return [
+            c
+            for c in self.calls_of("editMessageText", ok)
+            if c.params.get("chat_id") == chat_id and c.params.get("message_id") == message_id
+        ]
 
     def sent_to(self, chat_id: int) -> list[dict[str, Any]]:
         """Params of every successful sendMessage to ``chat_id``, in order."""
@@ -345,6 +356,21 @@ class LoopbackBotAPI:
         return {"message_id": mid, "date": int(time.time()), "chat": chat, "from": BOT_USER,
                 "text": text}  # fmt: skip
 
+    def _stored(self, params: dict[str, Any], action: str) -> dict[str, Any]:
+        """The bot's message a call names, or Telegram's 400 for it."""
+        chat = self._chat(params)
+        with self._cond:
+            message = self.messages.get((int(chat["id"]), int(params.get("message_id") or 0)))
+        if message is None:
+            raise ApiError(400, f"Bad Request: message to {action} not found")
+        return message
+
+    @staticmethod
+    def _not_modified() -> ApiError:
+        return ApiError(400, "Bad Request: message is not modified: specified new message "
+                        "content and reply markup are exactly the same as a current content "
+                        "and reply markup of the message")  # fmt: skip
+
     def _check_text(self, text: str, parse_mode: str | None) -> str:
         shown = visible_text(text, parse_mode)
         if not shown.strip():
@@ -372,16 +398,48 @@ class LoopbackBotAPI:
         message = self._message(chat, shown)
         if params.get("reply_markup"):
             message["reply_markup"] = params["reply_markup"]
+        with self._cond:
+            self.messages[(int(chat["id"]), message["message_id"])] = {
+                **message,
+                "source": (params.get("text", ""), params.get("parse_mode")),
+            }
         return message
 
     def _m_editMessageText(self, params: dict[str, Any]) -> Any:
-        chat = self._chat(params)
-        return self._message(
-            chat, self._check_text(params.get("text", ""), params.get("parse_mode"))
-        )
+        """Text, entities (here: the markup source) and keyboard; no keyboard removes it."""
+        message = self._stored(params, "edit")
+        shown = self._check_text(params.get("text", ""), params.get("parse_mode"))
+        source = (params.get("text", ""), params.get("parse_mode"))
+        markup = params.get("reply_markup") or None
+        with self._cond:
+            if (shown, source, markup) == (
+                message["text"],
+                message["source"],
+                message.get("reply_markup"),
+            ):
+                raise self._not_modified()
+            message.update(text=shown, source=source, edit_date=int(time.time()))
+            message.pop("reply_markup", None)
+            if markup:
+                message["reply_markup"] = markup
+            return {k: v for k, v in message.items() if k != "source"}
 
     def _m_editMessageReplyMarkup(self, params: dict[str, Any]) -> Any:
-        return self._message(self._chat(params), "")
+        message = self._stored(params, "edit")
+        markup = params.get("reply_markup") or None
+        with self._cond:
+            if markup == message.get("reply_markup"):
+                raise self._not_modified()
+            message.pop("reply_markup", None)
+            if markup:
+                message["reply_markup"] = markup
+            return {k: v for k, v in message.items() if k != "source"}
+
+    def _m_deleteMessage(self, params: dict[str, Any]) -> Any:
+        message = self._stored(params, "delete")
+        with self._cond:
+            del self.messages[(int(message["chat"]["id"]), int(message["message_id"]))]
+        return True
 
     def _m_answerCallbackQuery(self, params: dict[str, Any]) -> Any:
         if len(params.get("text", "")) > 200:

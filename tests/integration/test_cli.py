@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from retrieval.config import load_settings
 from retrieval.prompts import Prompts
 from tests.integration.helpers import (
     CONFIG,
+    ROOT,
     SAMPLE_FILES,
     IngestedCorpus,
     json_lines,
@@ -238,6 +240,38 @@ def test_stats_json(sample_index: IngestedCorpus) -> None:
     ]
     assert stats["data_dir"] == str(sample_index.data_dir)
     assert stats["vector_store"] == "embedded"
+
+
+# --- eval -------------------------------------------------------------------------------------
+
+
+def test_eval_in_llm_mode_prints_the_verification_totals(
+    sample_index: IngestedCorpus, tmp_path: Path
+) -> None:
+    qa = tmp_path / "qa.jsonl"
+    lines = (ROOT / "eval" / "sample_qa.jsonl").read_text(encoding="utf-8").splitlines()
+    qa.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
+    with socket.socket() as s:  # a port nothing listens on: the model is down
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {"REGULA_ANSWER__MODE": "llm", "REGULA_LLM__BASE_URL": f"http://127.0.0.1:{port}/v1"}
+
+    text = regula("eval", qa, "--details", "--data-dir", sample_index.data_dir, env=env)
+    as_json = regula("eval", qa, "--json", "--data-dir", sample_index.data_dir, env=env)
+
+    assert text.returncode == 0, text.stderr
+    assert as_json.returncode == 0, as_json.stderr
+    payload = json.loads(as_json.stdout)
+    answered = [q for q in payload["questions"] if not q["refused"]]
+    assert answered
+    assert all(q["fallback"] and q["verification"] is None for q in answered)
+    fallbacks = len(answered)
+    assert payload["llm"] == {"claims": 0, "kept": 0, "unknown_markers": 0, "fallbacks": fallbacks}
+    assert (
+        f"LLM claims: 0 written, 0 kept, 0 markers to no passage; {fallbacks} fallbacks"
+        in text.stdout
+    )
+    assert "llm=fallback" in text.stdout
 
 
 # --- configuration errors ---------------------------------------------------------------------

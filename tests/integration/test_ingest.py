@@ -13,11 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from retrieval.assistant import Assistant
 from retrieval.errors import IndexLockedError
-from retrieval.index import VectorStore, WriterLock
+from retrieval.index import VectorStore
+from retrieval.locking import WriterLock
 from tests.fixtures_files import make_binary_named, make_corrupt_pdf, write_text
 from tests.integration.helpers import (
     IngestedCorpus,
@@ -103,8 +105,7 @@ def live_chunk_count(assistant: Assistant) -> int:
 
 
 def chunk_ids_of(assistant: Assistant, doc_id: str) -> list[str]:
-    got = assistant.store.chunk_records().get(where={"doc_id": doc_id}, include=[])
-    return list(got["ids"])
+    return assistant.store.stored_chunk_ids(doc_id)
 
 
 # --- incremental ingest -----------------------------------------------------------------------
@@ -320,6 +321,84 @@ def test_write_document_crash_is_invisible_to_a_new_reader(
         reader.close()
 
 
+class CrashOnChunkDelete:
+    """Wraps a chunk collection: deleting chunks dies, i.e. the process is killed after the
+    new version's manifest record was committed but before the old version was swept."""
+
+    def __init__(self, records: Any) -> None:
+        self._records = records
+
+    def delete(self, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._records, name)
+
+
+def test_crash_after_the_commit_leaves_the_new_version_and_sweeps_the_old_later(
+    ingested: Assistant, corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = next(d for d in ingested.documents() if d.doc_id == "vehicles.md")
+    (corpus / "vehicles.md").write_text(VEHICLES_EDITED, encoding="utf-8")
+    records = ingested.store._records("en")
+    monkeypatch.setattr(ingested.store, "_records", lambda *a, **k: CrashOnChunkDelete(records))
+
+    with pytest.raises(KeyboardInterrupt):
+        ingested.ingest([corpus], progress=False)
+    monkeypatch.undo()
+    ingested.searcher.refresh(force=True)
+
+    new = next(d for d in ingested.documents() if d.doc_id == "vehicles.md")
+    assert new.version != old.version  # committed
+    assert len(ingested.store.stored_chunk_ids("vehicles.md")) == 4  # both versions stored
+    hits = ingested.search("By what time must official vehicles be returned?", k=4)
+    assert all(f"::{old.version}::" not in p.chunk_id for p in hits)
+    assert any("Eastgate" in p.text for p in hits)
+
+    report = ingested.ingest([corpus], progress=False)  # the next writer sweeps the old version
+
+    assert (report.updated, report.unchanged) == (0, 3)
+    assert sorted(ingested.store.stored_chunk_ids("vehicles.md")) == [
+        f"vehicles.md::{new.version}::0", f"vehicles.md::{new.version}::1",
+    ]  # fmt: skip
+    assert ingested.store.count_chunks() == live_chunk_count(ingested) == TINY_CHUNKS
+
+
+def test_an_index_of_the_single_collection_layout_is_migrated_without_re_embedding(
+    ingested: Assistant, tmp_path: Path
+) -> None:
+    """Indexes written before chunks were stored per language had one ``<name>_chunks``."""
+    client = ingested.store._client
+    gifts = next(d for d in ingested.documents() if d.doc_id == "gifts.md")
+    before = ingested.store.chunks_of(gifts, with_vectors=True)
+    legacy = client.create_collection("regula_chunks", embedding_function=None)
+    for language in ingested.store.chunk_languages():
+        got = ingested.store._records(language).get(
+            include=["embeddings", "documents", "metadatas"]
+        )
+        legacy.add(
+            ids=got["ids"], embeddings=got["embeddings"], documents=got["documents"],
+            metadatas=got["metadatas"],
+        )  # fmt: skip
+        client.delete_collection(f"regula_chunks_{language}")
+    ingested.close()
+
+    reopened = open_assistant(tmp_path / "data")
+    try:
+        names = {c.name for c in reopened.store._client.list_collections()}
+        assert "regula_chunks" not in names
+        assert "regula_chunks_en" in names
+        assert reopened.store.count_chunks() == live_chunk_count(reopened) == TINY_CHUNKS
+        hits = reopened.search("Who keeps the register of gifts?", k=2)
+        assert (hits[0].doc_id, hits[0].locator) == ("gifts.md", "Article 2")
+        after = reopened.store.chunks_of(gifts, with_vectors=True)
+        assert after["ids"] == before["ids"]
+        copied = np.asarray(after["embeddings"])
+        assert np.array_equal(copied, np.asarray(before["embeddings"]))  # not re-embedded
+    finally:
+        reopened.close()
+
+
 # --- a second writer --------------------------------------------------------------------------
 
 
@@ -389,7 +468,7 @@ def test_french_question_cites_the_french_version_and_lists_translations(
 
 def test_translations_of_a_passage_are_its_aligned_versions(sample_assistant: Assistant) -> None:
     french = next(d for d in sample_assistant.documents() if d.doc_id == "ig-2024-07.fr.md")
-    chunks = sample_assistant.store.chunks_of(french.doc_id, french.version)
+    chunks = sample_assistant.store.chunks_of(french)
     rows = zip(chunks["ids"], chunks["documents"], chunks["metadatas"], strict=True)
     chunk_id, locator = next(
         (cid, meta["locator"]) for cid, text, meta in rows if "trois jours ouvrables" in text

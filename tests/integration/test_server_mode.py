@@ -105,7 +105,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         stop_process(process)
 
 
-LexicalRows = tuple[dict[str, str], set[tuple[str, str]], set[tuple[int, float, str]]]
+LexicalRows = tuple[dict[str, str], set[tuple[str, str]], set[tuple[int, int, str]]]
 
 
 def _lexical_rows(data_dir: Path) -> LexicalRows:
@@ -113,8 +113,17 @@ def _lexical_rows(data_dir: Path) -> LexicalRows:
     conn = sqlite3.connect(data_dir / "lexical.sqlite3")
     try:
         versions = dict(conn.execute("SELECT doc_id, version FROM lexical_docs").fetchall())
-        terms = set(conn.execute("SELECT chunk_id, terms FROM chunk_terms").fetchall())
-        latent = set(conn.execute("SELECT feature, weight, chunk_id FROM latent_terms").fetchall())
+        terms = set(
+            conn.execute(
+                "SELECT c.chunk_id, t.terms FROM chunks c JOIN chunk_terms t ON t.rowid = c.id"
+            ).fetchall()
+        )
+        latent = set(
+            conn.execute(
+                "SELECT p.feature, p.weight, c.chunk_id "
+                "FROM latent_postings p JOIN chunks c ON c.id = p.chunk"
+            ).fetchall()
+        )
     finally:
         conn.close()
     return versions, terms, latent

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.lexical import LexicalIndex, decode_latent, encode_latent, tokenize
+from retrieval.latent import decode_latent, encode_latent
+from retrieval.lexical import LexicalIndex, tokenize
 
 
 def test_digits_from_any_script_are_normalised() -> None:
@@ -170,7 +171,7 @@ def test_search_latent_filters_and_handles_empty_queries(index: LexicalIndex) ->
     assert index.search_latent([12345], [1.0], 10) == []
 
 
-def test_latent_centroids_average_per_language(tmp_path: Path) -> None:
+def test_latent_offsets_are_the_query_dot_the_language_mean(tmp_path: Path) -> None:
     lexical = LexicalIndex(tmp_path / "lexical.sqlite3")
     lexical.replace_document(
         "en-doc", "v1", "en", [("e::v1::0", "one"), ("e::v1::1", "two")],
@@ -179,12 +180,35 @@ def test_latent_centroids_average_per_language(tmp_path: Path) -> None:
     lexical.replace_document(
         "fr-doc", "v1", "fr", [("f::v1::0", "un")], [encode_latent([2], [4.0])]
     )
+    try:
+        # en mean: {1: 2.0, 2: 1.0}; fr mean: {2: 4.0}
+        assert lexical.latent_offsets([1, 2], [1.0, 0.5]) == pytest.approx({"en": 2.5, "fr": 2.0})
+        lexical.replace_document(  # the sums follow a replaced document exactly
+            "en-doc", "v2", "en", [("e::v2::0", "one")], [encode_latent([2], [0.3])]
+        )
+        assert lexical.latent_offsets([1, 2], [1.0, 1.0]) == pytest.approx({"en": 0.3, "fr": 4.0})
+        lexical.remove_documents(["fr-doc"])
+        assert lexical.latent_offsets([2], [1.0]) == pytest.approx({"en": 0.3})
+        assert lexical.latent.offsets([2], [1.0], {}) == {}
+    finally:
+        lexical.close()
 
-    centroids = lexical.latent_centroids()
-    lexical.close()
 
-    assert centroids["en"] == pytest.approx({1: 2.0, 2: 1.0})
-    assert centroids["fr"] == pytest.approx({2: 4.0})
+def test_search_latent_reads_only_the_heaviest_postings_of_a_feature(tmp_path: Path) -> None:
+    lexical = LexicalIndex(tmp_path / "lexical.sqlite3", latent_per_term=10)
+    chunks = [(f"d::v1::{i}", f"text {i}") for i in range(30)]
+    latent = [encode_latent([1], [0.01 * (i + 1)]) for i in range(30)]
+    latent[0] = encode_latent([1, 2], [0.01, 5.0])  # lightest on 1, but alone on feature 2
+    lexical.replace_document("d", "v1", "en", chunks, latent)
+    try:
+        heaviest = ids(lexical.search_latent([1], [1.0], 40, in_language="en"))
+        assert heaviest == [f"d::v1::{i}" for i in range(29, 19, -1)]  # 10 postings read
+        both = ids(lexical.search_latent([1, 2], [1.0, 1.0], 3, in_language="en"))
+        assert both[0] == "d::v1::0"  # found through its short list, scored on what was read
+        filtered = lexical.search_latent([1], [1.0], 40, doc_ids=["d"], in_language="en")
+        assert len(filtered) == 30  # a restriction reads the full lists
+    finally:
+        lexical.close()
 
 
 def test_index_persists_across_connections(tmp_path: Path) -> None:

@@ -130,6 +130,16 @@ def test_similarity_supports_a_claim_in_another_language_than_its_passage() -> N
     assert not verify(claim, SOURCES, "fr", lambda _c, _n: 0.70).claims[0].kept
 
 
+def test_similarity_is_not_support_for_a_passage_in_the_claims_language() -> None:
+    # A neighbouring passage of the same directive can be semantically close to any claim;
+    # in the claim's own language only the words count.
+    claim = "A petition is answered within 30 days of its registration [1][2]."
+    always_close = verify(claim, SOURCES, "en", lambda _c, _n: 0.99)
+
+    assert always_close.claims[0].kept
+    assert always_close.claims[0].cited == [1]
+
+
 def test_render_renumbers_the_kept_citations_in_order() -> None:
     result = verify(
         "The inspection report is signed by the head of the inspection team [2]. "

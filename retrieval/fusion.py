@@ -1,0 +1,60 @@
+"""Search filters, retrieval candidates and reciprocal-rank fusion (pure, no store access)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from retrieval.config import RetrievalSettings
+
+
+@dataclass
+class SearchFilters:
+    """Optional restrictions; ``None`` means no restriction."""
+
+    doc_ids: list[str] | None = None
+    language: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+
+    def chroma_where(self) -> dict[str, Any] | None:
+        """The document and date restrictions as a Chroma filter (the language picks the
+        collection instead: chunks are stored per language)."""
+        clauses: list[dict[str, Any]] = []
+        if self.doc_ids:
+            clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
+        if self.date_from:
+            clauses.append({"date_num": {"$gte": int(self.date_from.replace("-", "")[:8])}})
+        if self.date_to:
+            clauses.append({"date_num": {"$lte": int(self.date_to.replace("-", "")[:8])}})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+@dataclass
+class Candidate:
+    """One chunk found by any retriever, with its rank in each ranking."""
+
+    chunk_id: str
+    doc_id: str
+    text: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    dense: float = 0.0
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+    latent_rank: int | None = None
+    fused: float = 0.0
+
+
+def fuse(candidates: list[Candidate], settings: RetrievalSettings) -> list[Candidate]:
+    """Weighted reciprocal-rank fusion: no score calibration between the rankings needed."""
+    for c in candidates:
+        c.fused = 0.0
+        if c.dense_rank is not None:
+            c.fused += settings.dense_weight / (settings.rrf_k + c.dense_rank)
+        if c.lexical_rank is not None:
+            c.fused += settings.lexical_weight / (settings.rrf_k + c.lexical_rank)
+        if c.latent_rank is not None:
+            c.fused += settings.latent_weight / (settings.rrf_k + c.latent_rank)
+    return sorted(candidates, key=lambda c: c.fused, reverse=True)
