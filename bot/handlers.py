@@ -20,9 +20,7 @@ import time
 from collections import OrderedDict
 from contextlib import suppress
 from dataclasses import dataclass
-from html import escape
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from telegram import (
     InlineKeyboardButton,
@@ -34,14 +32,13 @@ from telegram import (
 )
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ContextTypes
 
 from bot import formatting
 from bot.access import addressed_text
 from bot.audit import AuditLog
 from bot.ratelimit import SlidingWindow, send_html, typing
+from bot.replies import Context, dep, prompt_text, reply, say, user_language
 from bot.streaming import StreamedReply
-from retrieval.config import Settings
 from retrieval.models import Answer
 from retrieval.prompts import Prompts
 
@@ -49,9 +46,7 @@ if TYPE_CHECKING:
     from retrieval.assistant import Assistant
 
 log = logging.getLogger(__name__)
-Context = ContextTypes.DEFAULT_TYPE
 
-UPLOAD_SUFFIXES = (".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm")
 FOLLOWUP_MAX_WORDS = 5
 FOLLOWUP_WINDOW_S = 15 * 60
 
@@ -80,42 +75,6 @@ class AnswerCache:
 
     def get(self, key: str) -> Asked | None:
         return self._items.get(key)
-
-
-def _dep(context: Context, name: str) -> Any:
-    return context.bot_data[name]
-
-
-def _language(update: Update, context: Context) -> str:
-    """The user's /lang choice, else their Telegram language if we have prompts for it."""
-    prompts: Prompts = _dep(context, "prompts")
-    user = update.effective_user
-    if user is None:
-        return "en"
-    chosen: str | None = _dep(context, "languages").get(user.id)
-    if chosen:
-        return chosen
-    code = (user.language_code or "").split("-")[0].lower()
-    return code if prompts.has(code) else "en"
-
-
-def _text(context: Context, key: str, language: str, /, **fields: Any) -> str:
-    """A prompt, HTML-escaped: prompts are data, never markup."""
-    prompts: Prompts = _dep(context, "prompts")
-    return escape(prompts.get(key, language, **fields))
-
-
-async def _reply(update: Update, context: Context, html_text: str, **kwargs: Any) -> None:
-    chat = update.effective_chat
-    message = update.effective_message
-    if chat is None:
-        return
-    reply_to = message.message_id if message is not None else None
-    await send_html(context.bot, chat.id, html_text, reply_to=reply_to, **kwargs)
-
-
-async def _say(update: Update, context: Context, key: str, /, **fields: Any) -> None:
-    await _reply(update, context, _text(context, key, _language(update, context), **fields))
 
 
 def _is_followup(question: str, markers: list[str]) -> bool:
@@ -157,22 +116,22 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
-    limiter: SlidingWindow = _dep(context, "limiter")
+    limiter: SlidingWindow = dep(context, "limiter")
     wait = limiter.hit(user.id)
     if wait:
         if limiter.first_refusal(user.id):
-            await _say(update, context, "bot_rate_limited", seconds=max(1, round(wait)))
+            await say(update, context, "bot_rate_limited", seconds=max(1, round(wait)))
         return
-    previous: dict[int, tuple[str, float]] = _dep(context, "previous")
+    previous: dict[int, tuple[str, float]] = dep(context, "previous")
     earlier = previous.get(user.id)
     follow_up = (
         earlier is not None
         and time.monotonic() - earlier[1] < FOLLOWUP_WINDOW_S
-        and _is_followup(question, _dep(context, "followup_markers"))
+        and _is_followup(question, dep(context, "followup_markers"))
     )
     prior = earlier[0] if follow_up and earlier else None
-    language = _dep(context, "languages").get(user.id)
-    assistant: Assistant = _dep(context, "assistant")
+    language = dep(context, "languages").get(user.id)
+    assistant: Assistant = dep(context, "assistant")
     ask = functools.partial(assistant.ask, question, language=language, context=prior)
     streamed: StreamedReply | None = None
     started = time.perf_counter()
@@ -180,14 +139,14 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         if assistant.generator is None:
             answer = await asyncio.to_thread(ask)
         else:  # the model writes: one message shows what is verified, then the answer
-            placeholder = _text(context, "bot_searching", _language(update, context))
+            placeholder = prompt_text(context, "bot_searching", user_language(update, context))
             message_id = update.effective_message.message_id if update.effective_message else None
             streamed = await StreamedReply.start(context.bot, chat.id, message_id, placeholder)
             answer = await streamed.run(lambda report: ask(on_progress=report))
     latency_ms = (time.perf_counter() - started) * 1000
     if not follow_up:
         previous[user.id] = (question, time.monotonic())
-    audit: AuditLog = _dep(context, "audit")
+    audit: AuditLog = dep(context, "audit")
     row_id = audit.record(  # a few microseconds; a thread would queue it behind other questions
         user_id=user.id,
         chat_id=chat.id,
@@ -197,30 +156,32 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         latency_ms=latency_ms,
         language=answer.language,
     )
-    key = _dep(context, "answers").put(Asked(answer, row_id))
-    prompts: Prompts = _dep(context, "prompts")
+    key = dep(context, "answers").put(Asked(answer, row_id))
+    prompts: Prompts = dep(context, "prompts")
     html_text = formatting.render_answer(answer, prompts)
     markup = _keyboard(answer, key, row_id, prompts)
     if streamed is not None:
         await streamed.finish(html_text, markup)
     else:
-        await _reply(update, context, html_text, markup=markup)
+        await reply(update, context, html_text, markup=markup)
 
 
 async def start(update: Update, context: Context) -> None:
     user = update.effective_user
-    await _say(update, context, "bot_welcome", name=user.first_name if user else "")
+    await say(update, context, "bot_welcome", name=user.first_name if user else "")
 
 
 async def help_command(update: Update, context: Context) -> None:
-    lang = _language(update, context)
-    prompts: Prompts = _dep(context, "prompts")
+    lang = user_language(update, context)
+    prompts: Prompts = dep(context, "prompts")
     available = ", ".join(prompts.languages)
-    html_text = _text(context, "bot_help", lang, username=context.bot.username, available=available)
+    html_text = prompt_text(
+        context, "bot_help", lang, username=context.bot.username, available=available
+    )
     user = update.effective_user
-    if user is not None and _dep(context, "access").is_admin(user.id):
-        html_text += "\n\n" + _text(context, "bot_help_admin", lang)
-    await _reply(update, context, html_text)
+    if user is not None and dep(context, "access").is_admin(user.id):
+        html_text += "\n\n" + prompt_text(context, "bot_help_admin", lang)
+    await reply(update, context, html_text)
 
 
 async def private_message(update: Update, context: Context) -> None:
@@ -242,122 +203,37 @@ async def group_message(update: Update, context: Context) -> None:
 async def ask(update: Update, context: Context) -> None:
     question = " ".join(context.args or [])
     if not question:
-        await _say(update, context, "bot_ask_usage")
+        await say(update, context, "bot_ask_usage")
         return
     await answer_question(update, context, question)
 
 
 async def docs(update: Update, context: Context) -> None:
-    assistant: Assistant = _dep(context, "assistant")
+    assistant: Assistant = dep(context, "assistant")
     documents = await asyncio.to_thread(assistant.documents)
     html_text = formatting.render_documents(
-        documents, _dep(context, "prompts"), _language(update, context)
+        documents, dep(context, "prompts"), user_language(update, context)
     )
-    await _reply(update, context, html_text)
+    await reply(update, context, html_text)
 
 
 async def lang(update: Update, context: Context) -> None:
     """/lang XX sets the language for answers and messages; /lang alone shows it."""
-    prompts: Prompts = _dep(context, "prompts")
+    prompts: Prompts = dep(context, "prompts")
     available = ", ".join(prompts.languages)
     user = update.effective_user
     if user is None:
         return
     if not context.args:
-        current = _language(update, context)
-        await _say(update, context, "bot_lang_current", language=current, available=available)
+        current = user_language(update, context)
+        await say(update, context, "bot_lang_current", language=current, available=available)
         return
     code = context.args[0].lower().split("-")[0]
     if not prompts.has(code):
-        await _say(update, context, "bot_lang_unknown", code=code, available=available)
+        await say(update, context, "bot_lang_unknown", code=code, available=available)
         return
-    _dep(context, "languages")[user.id] = code
-    await _say(update, context, "bot_lang_set", language=prompts.language_name(code, code))
-
-
-async def _admin(update: Update, context: Context) -> bool:
-    user = update.effective_user
-    if user is not None and _dep(context, "access").is_admin(user.id):
-        return True
-    await _say(update, context, "bot_admin_only")
-    return False
-
-
-async def stats(update: Update, context: Context) -> None:
-    """Admins: index figures from the assistant and usage from the audit log."""
-    if not await _admin(update, context):
-        return
-    lang = _language(update, context)
-    assistant: Assistant = _dep(context, "assistant")
-    figures = await asyncio.to_thread(assistant.stats)
-    prompts: Prompts = _dep(context, "prompts")
-    html_text = formatting.render_mapping(prompts.get("bot_stats_header", lang), figures)
-    audit: AuditLog = _dep(context, "audit")
-    if audit.enabled:
-        days = _dep(context, "settings").audit.retention_days
-        usage = audit.summary(days)
-        html_text += "\n\n" + _text(context, "bot_audit_summary", lang, days=days, **usage)
-    await _reply(update, context, html_text)
-
-
-async def reindex(update: Update, context: Context) -> None:
-    if not await _admin(update, context):
-        return
-    await _say(update, context, "bot_reindex_started")
-    assistant: Assistant = _dep(context, "assistant")
-    report = await asyncio.to_thread(assistant.reindex)
-    counts = report.to_json() | {"failed": len(report.failed)}
-    await _say(update, context, "bot_reindex_done", **counts)
-
-
-async def forget(update: Update, context: Context) -> None:
-    if not await _admin(update, context):
-        return
-    if not context.args:
-        await _say(update, context, "bot_forget_usage")
-        return
-    doc_id = context.args[0]
-    assistant: Assistant = _dep(context, "assistant")
-    removed = await asyncio.to_thread(assistant.forget, doc_id)
-    await _say(
-        update, context, "bot_forget_done" if removed else "bot_forget_missing", doc_id=doc_id
-    )
-
-
-async def upload(update: Update, context: Context) -> None:
-    """Admins send a document to index it; size and type are checked before downloading."""
-    message = update.message
-    if message is None or message.document is None or not await _admin(update, context):
-        return
-    document = message.document
-    filename = Path(document.file_name or "upload").name
-    suffix = Path(filename).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        await _say(update, context, "bot_upload_bad_type", extensions=", ".join(UPLOAD_SUFFIXES))
-        return
-    settings: Settings = _dep(context, "settings")
-    limit = settings.telegram.max_upload_mb * 1024 * 1024
-    size = document.file_size or 0
-    if size > limit:
-        await _say(
-            update,
-            context,
-            "bot_upload_too_large",
-            size_mb=f"{size / 1048576:.1f}",
-            limit_mb=f"{settings.telegram.max_upload_mb:g}",
-        )
-        return
-    await _say(update, context, "bot_upload_started", filename=filename)
-    telegram_file = await document.get_file()
-    data = bytes(await telegram_file.download_as_bytearray())
-    assistant: Assistant = _dep(context, "assistant")
-    async with typing(context.bot, message.chat_id):
-        report = await asyncio.to_thread(assistant.ingest_bytes, data, filename)
-    if report.failed:
-        reason = "; ".join(f.error for f in report.failed)
-        await _say(update, context, "bot_upload_failed", filename=filename, reason=reason)
-        return
-    await _say(update, context, "bot_upload_done", filename=filename, **report.to_json())
+    dep(context, "languages")[user.id] = code
+    await say(update, context, "bot_lang_set", language=prompts.language_name(code, code))
 
 
 async def callback(update: Update, context: Context) -> None:
@@ -366,20 +242,20 @@ async def callback(update: Update, context: Context) -> None:
     if query is None or not isinstance(query.data, str):
         return
     kind, _, rest = query.data.partition(":")
-    lang = _language(update, context)
+    lang = user_language(update, context)
     if kind == "fb":
         await _feedback(update, context, rest, lang)
         return
-    asked: Asked | None = _dep(context, "answers").get(rest)
+    asked: Asked | None = dep(context, "answers").get(rest)
     if asked is None:
-        await query.answer(_dep(context, "prompts").get("bot_expired", lang), show_alert=True)
+        await query.answer(dep(context, "prompts").get("bot_expired", lang), show_alert=True)
         return
     await query.answer()
-    prompts: Prompts = _dep(context, "prompts")
+    prompts: Prompts = dep(context, "prompts")
     if kind == "src":
         html_text = formatting.render_sources(asked.answer, prompts)
     else:
-        assistant: Assistant = _dep(context, "assistant")
+        assistant: Assistant = dep(context, "assistant")
         cited = [c for c in asked.answer.citations if c.translations]
         found = await asyncio.gather(
             *(asyncio.to_thread(assistant.translations_of, c.chunk_id) for c in cited)
@@ -395,9 +271,9 @@ async def callback(update: Update, context: Context) -> None:
 async def _feedback(update: Update, context: Context, rest: str, lang: str) -> None:
     query = update.callback_query
     assert query is not None
-    prompts: Prompts = _dep(context, "prompts")
+    prompts: Prompts = dep(context, "prompts")
     row, _, value = rest.partition(":")
-    audit: AuditLog = _dep(context, "audit")
+    audit: AuditLog = dep(context, "audit")
     try:
         recorded = audit.set_feedback(int(row), query.from_user.id, int(value))
     except ValueError:
@@ -424,8 +300,8 @@ async def inline_query(update: Update, context: Context) -> None:
     if not text:
         await query.answer([], cache_time=0, is_personal=True)
         return
-    assistant: Assistant = _dep(context, "assistant")
-    language = _dep(context, "languages").get(query.from_user.id)
+    assistant: Assistant = dep(context, "assistant")
+    language = dep(context, "languages").get(query.from_user.id)
     passages = await asyncio.to_thread(assistant.search, text, k=5, language=language)
     results = [
         InlineQueryResultArticle(
@@ -451,4 +327,4 @@ async def on_error(update: object, context: Context) -> None:
             await update.callback_query.answer()
     if update.effective_chat is not None and update.inline_query is None:
         with suppress(TelegramError):
-            await _say(update, context, "bot_error")
+            await say(update, context, "bot_error")

@@ -27,7 +27,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import handlers
+from bot import admin, handlers
 from bot.access import AccessPolicy, gate
 from bot.audit import AuditLog
 from bot.ratelimit import SlidingWindow
@@ -83,16 +83,16 @@ def build_application(settings: Settings, assistant: Assistant, token: str) -> A
         "ask": handlers.ask,
         "docs": handlers.docs,
         "lang": handlers.lang,
-        "stats": handlers.stats,
-        "reindex": handlers.reindex,
-        "forget": handlers.forget,
+        "stats": admin.stats,
+        "reindex": admin.reindex,
+        "forget": admin.forget,
     }
     for name, callback in commands.items():  # an edited command is not run a second time
         app.add_handler(CommandHandler(name, callback, filters.UpdateType.MESSAGE))
     app.add_handler(MessageHandler(new_text & private, handlers.private_message))
     app.add_handler(MessageHandler(new_text & groups, handlers.group_message))
     app.add_handler(
-        MessageHandler(filters.UpdateType.MESSAGE & filters.Document.ALL & private, handlers.upload)
+        MessageHandler(filters.UpdateType.MESSAGE & filters.Document.ALL & private, admin.upload)
     )
     app.add_handler(CallbackQueryHandler(handlers.callback))
     app.add_handler(InlineQueryHandler(handlers.inline_query))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -113,3 +115,25 @@ def write_files(folder: Path, files: dict[str, str | bytes]) -> list[Path]:
 
 def texts_of(passages: Sequence[Any]) -> str:
     return "\n".join(p.text for p in passages)
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def ingest_sample_files(root: Path, names: Sequence[str]) -> Path:
+    """Copy sample-corpus files under ``root/corpus``, index them in ``root/data``; the data dir."""
+    corpus = root / "corpus"
+    corpus.mkdir()
+    for name in names:
+        shutil.copy(SAMPLE / name, corpus / name)
+    assistant = Assistant.from_settings(settings_for(root / "data"))
+    try:
+        report = assistant.ingest([corpus], progress=False)
+    finally:
+        assistant.close()
+    assert report.added == len(names), report.failed
+    return root / "data"

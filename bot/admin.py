@@ -1,0 +1,106 @@
+"""Admin commands: /stats, /reindex, /forget, and documents sent to the bot to be indexed."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from telegram import Update
+
+from bot import formatting
+from bot.audit import AuditLog
+from bot.ratelimit import typing
+from bot.replies import Context, dep, prompt_text, reply, say, user_language
+from retrieval.config import Settings
+from retrieval.prompts import Prompts
+
+if TYPE_CHECKING:
+    from retrieval.assistant import Assistant
+
+UPLOAD_SUFFIXES = (".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm")
+
+
+async def _is_admin(update: Update, context: Context) -> bool:
+    user = update.effective_user
+    if user is not None and dep(context, "access").is_admin(user.id):
+        return True
+    await say(update, context, "bot_admin_only")
+    return False
+
+
+async def stats(update: Update, context: Context) -> None:
+    """Admins: index figures from the assistant and usage from the audit log."""
+    if not await _is_admin(update, context):
+        return
+    lang = user_language(update, context)
+    assistant: Assistant = dep(context, "assistant")
+    figures = await asyncio.to_thread(assistant.stats)
+    prompts: Prompts = dep(context, "prompts")
+    html_text = formatting.render_mapping(prompts.get("bot_stats_header", lang), figures)
+    audit: AuditLog = dep(context, "audit")
+    if audit.enabled:
+        days = dep(context, "settings").audit.retention_days
+        usage = audit.summary(days)
+        html_text += "\n\n" + prompt_text(context, "bot_audit_summary", lang, days=days, **usage)
+    await reply(update, context, html_text)
+
+
+async def reindex(update: Update, context: Context) -> None:
+    if not await _is_admin(update, context):
+        return
+    await say(update, context, "bot_reindex_started")
+    assistant: Assistant = dep(context, "assistant")
+    report = await asyncio.to_thread(assistant.reindex)
+    counts = report.to_json() | {"failed": len(report.failed)}
+    await say(update, context, "bot_reindex_done", **counts)
+
+
+async def forget(update: Update, context: Context) -> None:
+    if not await _is_admin(update, context):
+        return
+    if not context.args:
+        await say(update, context, "bot_forget_usage")
+        return
+    doc_id = context.args[0]
+    assistant: Assistant = dep(context, "assistant")
+    removed = await asyncio.to_thread(assistant.forget, doc_id)
+    await say(
+        update, context, "bot_forget_done" if removed else "bot_forget_missing", doc_id=doc_id
+    )
+
+
+async def upload(update: Update, context: Context) -> None:
+    """Admins send a document to index it; size and type are checked before downloading."""
+    message = update.message
+    if message is None or message.document is None or not await _is_admin(update, context):
+        return
+    document = message.document
+    filename = Path(document.file_name or "upload").name
+    suffix = Path(filename).suffix.lower()
+    if suffix not in UPLOAD_SUFFIXES:
+        await say(update, context, "bot_upload_bad_type", extensions=", ".join(UPLOAD_SUFFIXES))
+        return
+    settings: Settings = dep(context, "settings")
+    limit = settings.telegram.max_upload_mb * 1024 * 1024
+    size = document.file_size or 0
+    if size > limit:
+        await say(
+            update,
+            context,
+            "bot_upload_too_large",
+            size_mb=f"{size / 1048576:.1f}",
+            limit_mb=f"{settings.telegram.max_upload_mb:g}",
+        )
+        return
+    await say(update, context, "bot_upload_started", filename=filename)
+    telegram_file = await document.get_file()
+    data = bytes(await telegram_file.download_as_bytearray())
+    assistant: Assistant = dep(context, "assistant")
+    async with typing(context.bot, message.chat_id):
+        report = await asyncio.to_thread(assistant.ingest_bytes, data, filename)
+    if report.failed:
+        reason = "; ".join(f.error for f in report.failed)
+        await say(update, context, "bot_upload_failed", filename=filename, reason=reason)
+        return
+    await say(update, context, "bot_upload_done", filename=filename, **report.to_json())
