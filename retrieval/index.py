@@ -1,4 +1,4 @@
-"""The vector store: the only module that imports chromadb / langchain_chroma.
+"""The vector store: every read and write of Chroma (connecting is ``retrieval.chroma_client``).
 
 Chroma collections (cosine space, telemetry off):
 
@@ -25,17 +25,15 @@ new one, never half. The pending record, written before the chunks, names both v
 
 from __future__ import annotations
 
-import os
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
-import chromadb
-from chromadb.config import Settings as ChromaSettings
 from langchain_chroma import Chroma
 
+from retrieval.chroma_client import connect
 from retrieval.errors import StoreError
 from retrieval.models import Document
 
@@ -47,48 +45,7 @@ if TYPE_CHECKING:
     from retrieval.embeddings import E5Embeddings
 
 COSINE = {"hnsw:space": "cosine"}
-TOKEN_ENV = "REGULA_CHROMA_TOKEN"  # noqa: S105 - the variable name, not a secret
-WRITE_BATCH = 1000
-
-
-def _client(settings: Settings) -> Any:
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
-    store = settings.vector_store
-    if store.mode == "server":
-        headers = {}
-        token = os.environ.get(TOKEN_ENV)
-        if token:
-            value = token if store.auth_header.lower() != "authorization" else f"Bearer {token}"
-            headers[store.auth_header] = value
-        try:
-            return chromadb.HttpClient(
-                host=store.host, port=store.port, ssl=store.ssl, headers=headers,
-                settings=chroma_settings,
-            )  # fmt: skip
-        except Exception as e:
-            where = f"{store.host}:{store.port}"
-            if _refused_credentials(e):
-                sent = f"sent in the {store.auth_header} header" if token else "not set"
-                msg = (
-                    f"the Chroma server at {where} refused the credentials: check "
-                    f"{TOKEN_ENV} ({sent}) and vector_store.auth_header"
-                )
-            else:
-                msg = f"cannot reach the Chroma server at {where}: {e}"
-            raise StoreError(msg) from e
-    path = settings.storage.data_dir / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
-
-
-def _refused_credentials(error: Exception) -> bool:
-    """Whether the server answered 401/403 (a wrong or missing token), not a network error."""
-    from chromadb.errors import AuthorizationError, ChromaAuthError
-
-    if isinstance(error, AuthorizationError | ChromaAuthError):
-        return True
-    response = getattr(error, "response", None)
-    return getattr(response, "status_code", None) in (401, 403)
+WRITE_BATCH = 1000  # records per Chroma call
 
 
 def _document_metadata(document: Document) -> dict[str, Any]:
@@ -116,7 +73,7 @@ class VectorStore:
     def __init__(self, settings: Settings, embeddings: E5Embeddings) -> None:
         self.settings = settings
         self.embeddings = embeddings
-        self._client = _client(settings)
+        self._client = connect(settings)
         self._name = settings.vector_store.collection
         self._chunk_stores: dict[str, Chroma] = {}
         try:
