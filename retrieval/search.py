@@ -156,11 +156,7 @@ class Searcher:
             dense_hits: list[tuple[float, Candidate]] = []
             where = filters.chroma_where()
             for lang in self._languages(filters):
-                offset = (
-                    float(query_vector @ self._dense_centroids[lang])
-                    if lang in self._dense_centroids
-                    else 0.0
-                )
+                offset = self.language_offset(query_vector, lang)
                 for chunk_id, text, metadata, similarity in self.store.query_chunks(
                     query_vector, limit, lang, where
                 ):
