@@ -146,24 +146,39 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.render import render_eval
-    from retrieval.evaluation import evaluate, llm_totals, load_qa
+    from retrieval.evaluation import (
+        RECALL_AT,
+        evaluate,
+        llm_totals,
+        load_ids,
+        load_qa,
+        stage_timings,
+    )
 
     assistant = _assistant(settings)
     items = load_qa(args.qa_file)
-    outcomes, rows = evaluate(items, lambda item: assistant.ask(item.question, k=args.k))
+    if args.ids is not None:
+        wanted = load_ids(args.ids)
+        items = [item for item in items if item.id in wanted]
+    depth = max(RECALL_AT)
+    outcomes, rows = evaluate(
+        items, lambda item: assistant.ask(item.question, k=args.k, retrieve=depth)
+    )
     llm = llm_totals(outcomes) if settings.answer.mode == "llm" else None
+    stages = stage_timings(outcomes)
     if args.json:
-        _print_json({"summary": rows, **({"llm": llm} if llm else {}), "questions": [
+        _print_json({"summary": rows, "stage_ms": stages, **({"llm": llm} if llm else {}),
+                     "questions": [
             {"id": o.item.id, "lang": o.item.lang, "kind": o.item.kind, "hit": o.hit,
-             "quote_hit": o.quote_hit, "top1": o.top1_hit, "refused": o.answer.refused,
-             "relevance": o.answer.relevance,
+             "quote_hit": o.quote_hit, "top1": o.top1_hit, "gold_rank": o.gold_rank,
+             "refused": o.answer.refused, "relevance": o.answer.relevance,
              "cited": [c.doc_id for c in o.answer.citations],
              **({"verification": o.answer.verification, "fallback": o.answer.fallback}
                 if llm else {})}
             for o in outcomes
         ]})  # fmt: skip
     else:
-        sys.stdout.write(render_eval(outcomes, rows, details=args.details, llm=llm))
+        sys.stdout.write(render_eval(outcomes, rows, stages, details=args.details, llm=llm))
     return EXIT_OK
 
 
@@ -219,6 +234,9 @@ def _parser() -> argparse.ArgumentParser:
     evaluation.add_argument("--json", action="store_true", help="print JSON")
     evaluation.add_argument("--k", type=int, default=None, help="passages per answer")
     evaluation.add_argument("--details", action="store_true", help="one line per question")
+    evaluation.add_argument(
+        "--ids", type=Path, default=None, help="only the questions whose ids this file lists"
+    )
     evaluation.set_defaults(handler=cmd_eval)
 
     serve = sub.add_parser("serve", parents=[common], help="run the Telegram bot")

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from html import escape, unescape
 from typing import Any
 
+from retrieval.citations import source_label
 from retrieval.models import Answer, Citation, Document, Passage
 from retrieval.prompts import Prompts
 
@@ -50,11 +51,15 @@ def _title(title: str, source: str) -> str:
     return shown
 
 
+def _named(title: str, locator: str, source: str) -> str:
+    """The linked title, then the locator (once: "GDPR Article 33(1)", "Directive, Article 3")."""
+    rest = source_label(title, locator)[len(title.rstrip()) :]
+    return _title(title, source) + escape(rest)
+
+
 def citation_line(c: Citation) -> str:
     """``[n] Title, Locator (date)`` with the title linked when the source is a URL."""
-    line = f"[{c.n}] {_title(c.title, c.source)}"
-    if c.locator:
-        line += f", {escape(c.locator)}"
+    line = f"[{c.n}] {_named(c.title, c.locator, c.source)}"
     if c.date:
         line += f" ({escape(c.date)})"
     return line
@@ -84,9 +89,7 @@ def render_sources(answer: Answer, prompts: Prompts) -> str:
 
 
 def _passage_line(p: Passage) -> str:
-    line = _title(p.title, p.source)
-    if p.locator:
-        line += f", {escape(p.locator)}"
+    line = _named(p.title, p.locator, p.source)
     if p.date:
         line += f" ({escape(p.date)})"
     return line

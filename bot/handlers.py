@@ -39,6 +39,7 @@ from bot.audit import AuditLog
 from bot.ratelimit import SlidingWindow, send_html, typing
 from bot.replies import Context, dep, prompt_text, reply, say, user_language
 from bot.streaming import StreamedReply
+from retrieval.citations import source_label
 from retrieval.models import Answer
 from retrieval.prompts import Prompts
 
@@ -306,7 +307,7 @@ async def inline_query(update: Update, context: Context) -> None:
     results = [
         InlineQueryResultArticle(
             id=hashlib.sha256(p.chunk_id.encode()).hexdigest()[:32],
-            title=formatting.clip(f"{p.title} — {p.locator}" if p.locator else p.title, 120),
+            title=formatting.clip(source_label(p.title, p.locator), 120),
             description=formatting.clip(p.text, 200),
             input_message_content=InputTextMessageContent(
                 formatting.render_passage(p), parse_mode=ParseMode.HTML

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from retrieval.citations import source_label
 from retrieval.evaluation import Outcome
 from retrieval.models import Answer, Document, IngestReport
 from retrieval.prompts import Prompts
@@ -17,7 +18,7 @@ def render_answer(answer: Answer, prompts: Prompts) -> str:
     lines = [answer.answer, ""]
     for c in answer.citations:
         facts = ", ".join(x for x in (c.language, c.date) if x)
-        lines.append(f"[{c.n}] {c.title} — {c.locator} ({facts})")
+        lines.append(f"[{c.n}] {source_label(c.title, c.locator)} ({facts})")
         lines.append(f'    "{c.quote}"')
         if c.source:
             lines.append(f"    {c.source}")
@@ -71,21 +72,26 @@ def _checked(answer: Answer) -> str:
 def render_eval(
     outcomes: Sequence[Outcome],
     rows: Sequence[dict[str, Any]],
+    stages: dict[str, float],
     details: bool,
     llm: dict[str, int] | None = None,
 ) -> str:
-    """The summary table; with ``details`` a line per question; ``llm``: verification totals."""
+    """The summary table and mean stage times; with ``details`` a line per question;
+    ``llm``: verification totals."""
     parts = []
     if details:
         for o in outcomes:
             verdict = "refused" if o.answer.refused else ("HIT" if o.hit else "miss")
+            rank = "-" if o.gold_rank is None else str(o.gold_rank)
             cited = ",".join(c.doc_id for c in o.answer.citations) or "-"
             parts.append(
                 f"{o.item.id:6} {o.item.lang:3} {o.item.kind:12} {verdict:8} "
-                f"rel={o.answer.relevance:.3f}{_checked(o.answer)} cited={cited}  {o.item.question}"
+                f"rank={rank:2} rel={o.answer.relevance:.3f}{_checked(o.answer)} cited={cited}  "
+                f"{o.item.question}"
             )
         parts.append("")
     parts.append(_table(rows))
+    parts.append("mean ms per stage: " + ", ".join(f"{k} {v}" for k, v in stages.items()) + "\n")
     if llm is not None:
         parts.append(
             f"LLM claims: {llm['claims']} written, {llm['kept']} kept, "

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from retrieval.chunking import paragraph_of
-from retrieval.citations import Sentence, split_sentences
+from retrieval.citations import QUOTE_JOIN, Sentence, locator_for, quote_of, split_sentences
 from retrieval.config import Settings
 from retrieval.embeddings import E5Embeddings
 from retrieval.models import Answer, Citation, NearestDocument, Passage
@@ -30,15 +29,6 @@ class ScoredSentence:
     sentence: Sentence
     similarity: float
     score: float
-
-
-def _locator_for(passage: Passage, sentence: Sentence) -> str:
-    """Refine "Article 5" to "Article 5(2)" when the quote sits in numbered paragraph 2."""
-    paragraph = paragraph_of(passage.text, sentence.start)
-    base = passage.locator.split("(")[0]
-    if paragraph and base and not base.startswith("¶"):
-        return f"{base}({paragraph})"
-    return passage.locator
 
 
 class AnswerComposer:
@@ -110,6 +100,9 @@ class AnswerComposer:
         for item in chosen:
             numbers.setdefault(item.passage_index, len(numbers) + 1)
             quotes.setdefault(item.passage_index, []).append(item)
+        shown = {
+            id(item): quote_of(passages[item.passage_index].text, item.sentence) for item in chosen
+        }
         citations = []
         for index, n in numbers.items():
             passage = passages[index]
@@ -120,11 +113,11 @@ class AnswerComposer:
                     chunk_id=passage.chunk_id,
                     doc_id=passage.doc_id,
                     title=passage.title,
-                    locator=_locator_for(passage, sentences[0].sentence),
+                    locator=locator_for(passage.locator, passage.text, sentences[0].sentence),
                     source=passage.source,
                     date=passage.date,
                     language=passage.language,
-                    quote=" … ".join(s.sentence.text for s in sentences),
+                    quote=QUOTE_JOIN.join(shown[id(s)] for s in sentences),
                     text=passage.text,
                     score=round(max(s.similarity for s in sentences), 4),
                     translations=passage.translations,
@@ -132,7 +125,7 @@ class AnswerComposer:
             )
         lines = [self.prompts.get("answer_intro", language)]
         for item in chosen:
-            lines.append(f"{item.sentence.text} [{numbers[item.passage_index]}]")
+            lines.append(f"{shown[id(item)]} [{numbers[item.passage_index]}]")
         foreign = sorted({c.language for c in citations if c.language != language})
         if foreign:
             names = ", ".join(self.prompts.language_name(code, language) for code in foreign)

@@ -89,6 +89,7 @@ class Assistant:
         context: str | None = None,
         filters: SearchFilters | None = None,
         on_progress: Progress | None = None,
+        retrieve: int = 0,
     ) -> Answer:
         """Answer ``question`` with citations, or refuse and list the nearest documents.
 
@@ -99,6 +100,9 @@ class Assistant:
         ``on_progress`` (LLM mode; called in this thread) receives the verified claims written
         so far, or a "writing" status, while the model streams; the answer is the same with or
         without it. Extractive answers never call it.
+
+        ``retrieve`` (evaluation) ranks at least that many passages; the answer still uses the
+        first ``k``, and ``answer.retrieved`` holds them all.
         """
         started = time.perf_counter()
         question = question.strip()
@@ -115,9 +119,11 @@ class Assistant:
         elif context and len(question.split()) <= FOLLOW_UP_MAX_WORDS:
             query = f"{context.strip()} {question}"
         query_vector = self.embeddings.embed_query_vector(query)
-        passages = self.searcher.search(
-            query, language, k or self.settings.retrieval.k, filters, timings, query_vector
+        k = k or self.settings.retrieval.k
+        retrieved = self.searcher.search(
+            query, language, max(k, retrieve), filters, timings, query_vector
         )
+        passages = retrieved[:k]
         step = time.perf_counter()
         scored = self.composer.score_sentences(
             passages, query_vector, lambda lang: self.searcher.language_offset(query_vector, lang)
@@ -146,6 +152,7 @@ class Assistant:
         timings["total"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
         answer.relevance = round(relevance, 4)
+        answer.retrieved = retrieved
         return answer
 
     def search(self, query: str, *, k: int = 5, language: str | None = None) -> list[Passage]:

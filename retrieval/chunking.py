@@ -4,12 +4,20 @@ Officials cite "Article 5(2)", so a chunk never straddles two articles, and a lo
 cut only between its numbered paragraphs. Heading words are recognised in many languages
 (Article, Artículo, Pasal, المادة, Điều, Art., § …) and the locator keeps the document's own
 word. Regulations often run paragraphs inline ("Article 9 Retention 1. Files … 2. Registers …");
-those are split on the 1., 2., 3. sequence. Text with no article structure (reports, letters)
-is cut by paragraphs, cited as "¶ 7".
+those are split on the 1., 2., 3. sequence, and a paragraph too long for one chunk is cut
+between its points "(a) … (b) …", each later piece repeating the paragraph's lead-in sentence
+so no chunk starts mid-list. A file that holds one article whose number is only in its
+metadata (legal databases, PDF extraction: "Title 1. The controller shall … 2. …") is read as
+that article. Text with no article structure (reports, letters) is cut by paragraphs ("¶ 7").
+
+Every chunk carries a contextual ``header`` (document title, article, chapter) that is embedded
+and lexically indexed with it but never shown or quoted: the stored text stays the body's own
+words.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -31,11 +39,30 @@ _ARTICLE_RE = re.compile(
     rf"(?P<rest>(?:[\s.:—–-].*)?)$",
     re.IGNORECASE,
 )
-_CHAPTER_RE = re.compile(rf"^\s*(?:{CHAPTER_WORDS})\b\s*\S*", re.IGNORECASE)
+# A chapter heading is the word, a number (digits, Roman or a letter) and an optional title:
+# "Chapter II — Registration", "Rozdział 1. Przepisy ogólne", "BAB III". A body sentence that
+# merely starts with such a word ("Part-time officials are entitled …") is not one.
+_CHAPTER_RE = re.compile(
+    rf"^\s*(?:{CHAPTER_WORDS})\s+(?:{_DIGITS}|[IVXLC]+|[A-Z])\b\.?(?P<rest>.*)$", re.IGNORECASE
+)
 _PARAGRAPH_RE = re.compile(rf"^\s*(?:\((?P<p1>{_DIGITS})\)|(?P<p2>{_DIGITS})[.)])\s+")
 _INLINE_NUMBER_RE = re.compile(rf"(?:^|(?<=\s))(?P<num>{_DIGITS})[.)]\s+(?=\S)")
 _HEADING_SEPARATORS = " .:—–-"
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?؟。])\s+")
+# Where a point of an enumeration starts inside a run-on paragraph: after ":" or ";" (and an
+# optional "and"/"or"), a marker "(a)", "(ii)", "(12)", "a)".
+_POINT_START_RE = re.compile(
+    r"(?<=[:;])\s+(?:(?:and|or|et|ou|und|oder|y|o|e|i|lub|dan|atau|và|hoặc)\s+)?"
+    r"(?=\(?(?:[a-z]{1,2}|[ivxl]+|\d{1,3})\)\s)"
+)
+LEAD_IN_MAX_CHARS = 300
+# The word for "Article" in a document's language, for files whose article number comes
+# from their metadata only (document vocabulary, like ARTICLE_WORDS above).
+ARTICLE_WORD_BY_LANGUAGE = {
+    "en": "Article", "fr": "Article", "de": "Artikel", "nl": "Artikel", "es": "Artículo",
+    "pt": "Artigo", "it": "Articolo", "pl": "Art.", "id": "Pasal", "vi": "Điều",
+    "ar": "المادة", "ru": "Статья", "tr": "Madde",
+}  # fmt: skip
 
 
 @dataclass
@@ -53,6 +80,7 @@ class _Article:
     label: str  # "Article 5", as written in the document
     heading: str  # the heading line(s), kept as context at the top of every chunk
     paragraphs: list[_Paragraph] = field(default_factory=list)
+    chapter: str = ""  # the chapter heading above it, if any: context for the header
 
 
 def _starts_sentence(char: str) -> bool:
@@ -113,9 +141,13 @@ def _article_heading(line: str, previous_number: int) -> tuple[str, str, int] | 
 
 def _is_chapter_heading(line: str) -> bool:
     stripped = line.strip()
-    return (
-        bool(_CHAPTER_RE.match(stripped)) and len(stripped) <= 100 and len(stripped.split()) <= 14
-    )
+    match = _CHAPTER_RE.match(stripped)
+    if match is None or len(stripped) > 100 or len(stripped.split()) > 14:
+        return False
+    rest = match.group("rest").strip(" .:—–-")
+    # A title, not a sentence: "Chapter 2 applies to …" continues in lower case or ends with
+    # a full stop.
+    return not rest[:1].islower() and not stripped.endswith((".", ";", ","))
 
 
 def parse_articles(text: str) -> tuple[list[_Paragraph], list[_Article]]:
@@ -123,11 +155,15 @@ def parse_articles(text: str) -> tuple[list[_Paragraph], list[_Article]]:
     preamble: list[_Paragraph] = []
     articles: list[_Article] = []
     previous = 0
+    chapter = ""
     for raw_line in text.splitlines():
         line = raw_line.strip()
         if not line:
             continue
         heading = _article_heading(line, previous)
+        if heading is None and articles and _is_chapter_heading(line):
+            chapter = line  # not cited (article numbers are unique), kept as header context
+            continue
         if heading is not None:
             label, rest, previous = heading
             pieces = split_inline_numbered(rest)
@@ -135,14 +171,12 @@ def parse_articles(text: str) -> tuple[list[_Paragraph], list[_Article]]:
             if len(pieces) > 1:
                 first_numbered = next(piece for number, piece in pieces if number is not None)
                 head_line = line[: line.find(first_numbered)].strip()
-            article = _Article(label=label, heading=head_line or label)
+            article = _Article(label=label, heading=head_line or label, chapter=chapter)
             for number, piece in pieces:
                 if number is not None:
                     article.paragraphs.append(_Paragraph(number, [piece]))
             articles.append(article)
             continue
-        if articles and _is_chapter_heading(line):
-            continue  # chapter titles are not cited; article numbers are unique per document
         target = articles[-1].paragraphs if articles else preamble
         para_match = _PARAGRAPH_RE.match(line)
         inline = split_inline_numbered(line) if articles else [(None, line)]
@@ -196,6 +230,53 @@ def _split_long(text: str, max_chars: int) -> list[str]:
     return parts
 
 
+def split_points(text: str) -> tuple[str, list[str]]:
+    """("lead-in:", ["(a) …;", "(b) …"]) for a paragraph that enumerates points, else (text, [])."""
+    cuts = [m.end() for m in _POINT_START_RE.finditer(text)]
+    if not cuts:
+        return text, []
+    bounds = [*cuts, len(text)]
+    points = [text[a:b].strip() for a, b in itertools.pairwise(bounds)]
+    return text[: cuts[0]].strip(), [p for p in points if p]
+
+
+def shorten_lead_in(lead_in: str) -> str:
+    """A lead-in short enough to repeat: its last sentence when the whole is too long."""
+    if len(lead_in) <= LEAD_IN_MAX_CHARS:
+        return lead_in
+    last = _SENTENCE_END_RE.split(lead_in)[-1]
+    if len(last) <= LEAD_IN_MAX_CHARS:
+        return last
+    cut = last.find(" ", len(last) - LEAD_IN_MAX_CHARS)
+    return last[cut + 1 :] if cut >= 0 else last[-LEAD_IN_MAX_CHARS:]
+
+
+def _split_paragraph(text: str, max_chars: int) -> list[str]:
+    """Cut an over-long paragraph between its points, else between sentences.
+
+    Each piece after the first starts with the paragraph's lead-in ("… shall contain: (c) …"),
+    so a chunk never begins mid-enumeration with nothing to say what the point is about.
+    """
+    if len(text) <= max_chars:
+        return [text]
+    lead_in, points = split_points(text)
+    if len(points) < 2:
+        return _split_long(text, max_chars)
+    repeat = shorten_lead_in(lead_in)
+    budget = max(max_chars - len(repeat) - 1, max_chars // 2)
+    pieces = _split_long(lead_in, max_chars) if lead_in else [""]
+    current = pieces.pop()  # the points continue the lead-in's last part
+    for point in points:
+        for part in _split_long(point, budget):
+            if current and len(current) + 1 + len(part) > max_chars:
+                pieces.append(current)
+                current = f"{repeat}\n{part}" if repeat else part
+            else:
+                current = f"{current} {part}".strip()
+    pieces.append(current)
+    return pieces
+
+
 def _pack(paragraphs: list[_Paragraph], max_chars: int, min_chars: int) -> list[list[_Paragraph]]:
     """Greedily group consecutive paragraphs into chunks of at most ``max_chars``."""
     groups: list[list[_Paragraph]] = []
@@ -214,10 +295,34 @@ def _pack(paragraphs: list[_Paragraph], max_chars: int, min_chars: int) -> list[
     return groups
 
 
-def chunk_text(doc_id: str, text: str, max_chars: int = 900, min_chars: int = 120) -> list[Chunk]:
-    """All chunks of one document, in reading order, with locators."""
+def _join_header(*parts: str) -> str:
+    """ "GDPR Article 33", "Article 33" -> "GDPR Article 33": no part repeated."""
+    kept: list[str] = []
+    for part in (p.strip() for p in parts):
+        if part and not any(part.lower() in k.lower() for k in kept):
+            kept.append(part)
+    return " — ".join(kept)
+
+
+def chunk_text(
+    doc_id: str,
+    text: str,
+    max_chars: int = 900,
+    min_chars: int = 120,
+    *,
+    title: str = "",
+    article: str = "",
+    language: str = "",
+) -> list[Chunk]:
+    """All chunks of one document, in reading order, with locators and contextual headers.
+
+    ``article`` is the article number a file declares in its metadata: when the text has no
+    article heading of its own, the whole text is that article.
+    """
     preamble, articles = parse_articles(text)
-    pieces: list[tuple[str, str]] = []  # (locator, text)
+    if not articles and article.strip():
+        preamble, articles = [], [_single_article(text, article.strip(), title, language)]
+    pieces: list[tuple[str, str, str]] = []  # (locator, text, header)
     paragraph_counter = 0
 
     def emit_plain(paragraphs: list[_Paragraph]) -> None:
@@ -225,33 +330,60 @@ def chunk_text(doc_id: str, text: str, max_chars: int = 900, min_chars: int = 12
         numbered: list[_Paragraph] = []
         for paragraph in paragraphs:
             paragraph_counter += 1
-            for part in _split_long(paragraph.text, max_chars):
+            for part in _split_paragraph(paragraph.text, max_chars):
                 numbered.append(_Paragraph(str(paragraph_counter), [part]))
         for group in _pack(numbered, max_chars, min_chars):
             first, last = group[0].number, group[-1].number
             locator = f"¶ {first}" if first == last else f"¶ {first}–{last}"
-            pieces.append((locator, "\n".join(p.text for p in group)))
+            pieces.append((locator, "\n".join(p.text for p in group), title))
 
     emit_plain(preamble)
-    for article in articles:
-        body_budget = max(max_chars - len(article.heading) - 1, max_chars // 2)
+    for art in articles:
+        header = _join_header(title, art.chapter, art.label)
+        body_budget = max(max_chars - len(art.heading) - 1, max_chars // 2)
         split: list[_Paragraph] = []
-        for paragraph in article.paragraphs:
-            for part in _split_long(paragraph.text, body_budget):
+        for paragraph in art.paragraphs:
+            for part in _split_paragraph(paragraph.text, body_budget):
                 split.append(_Paragraph(paragraph.number, [part]))
         if not split:
-            pieces.append((article.label, article.heading))
+            pieces.append((art.label, art.heading, header))
             continue
         groups = _pack(split, body_budget, min_chars)
         for group in groups:
             span = _paragraph_span(group) if len(groups) > 1 else ""
             body = "\n".join(p.text for p in group)
-            pieces.append((f"{article.label}{span}", f"{article.heading}\n{body}"))
+            pieces.append((f"{art.label}{span}", f"{art.heading}\n{body}", header))
     return [
-        Chunk(doc_id=doc_id, index=i, text=chunk, locator=locator)
-        for i, (locator, chunk) in enumerate(pieces)
+        Chunk(doc_id=doc_id, index=i, text=chunk, locator=locator, header=header)
+        for i, (locator, chunk, header) in enumerate(pieces)
         if chunk.strip()
     ]
+
+
+def _single_article(text: str, number: str, title: str, language: str) -> _Article:
+    """The whole text as one article numbered from metadata; its heading is what precedes
+    paragraph 1 ("Notification of a personal data breach … 1. In the case of …")."""
+    word = ARTICLE_WORD_BY_LANGUAGE.get(language, "Article")
+    named = re.search(rf"({ARTICLE_WORDS})\s*{re.escape(number)}\b", title, re.IGNORECASE)
+    if named:
+        word = named.group(1)
+    label = f"{word} {number}"
+    article = _Article(label=label, heading=label)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    for line in lines:
+        pieces = split_inline_numbered(line)
+        first_number, first_piece = pieces[0]
+        if first_number is None and not article.paragraphs and len(pieces) > 1:
+            article.heading = first_piece  # the article's own title, before paragraph 1
+            pieces = pieces[1:]
+        for paragraph_number, piece in pieces:
+            para_match = _PARAGRAPH_RE.match(piece)
+            if paragraph_number is None and para_match:
+                paragraph_number = normalize_digits(
+                    para_match.group("p1") or para_match.group("p2")
+                )
+            article.paragraphs.append(_Paragraph(paragraph_number, [piece]))
+    return article
 
 
 def paragraph_of(chunk_text: str, offset: int) -> str | None:

@@ -1,16 +1,31 @@
-"""Sentences, quotes and citation markers: pure functions, no models, no stores.
+"""Sentences, quotes, locators and citation markers: pure functions, no models, no stores.
 
-A quote is always a verbatim slice of a chunk, so ``verify_quote`` can prove it; an answer's
-``[n]`` markers must each point at a citation, which ``markers`` and ``check_markers`` test.
+A quotable unit is a sentence, or one point of an enumeration ("(b) the purposes of the
+processing;"), which remembers the lead-in that opens its list ("… shall contain all of the
+following information:") so a quoted point can say what it is a point of. A quote is made of
+verbatim slices of its chunk joined by " … ", so ``verify_quote`` can prove every part; an
+answer's ``[n]`` markers must each point at a citation (``markers``, ``check_markers``).
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
+from retrieval.chunking import paragraph_of
+
 _SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?؟。])[\"'”»)]?\s+")
 _MARKER_RE = re.compile(r"\[(\d+)\]")
+# A point of an enumeration starts after ":" or ";" (and an optional "and"/"or") at a marker.
+_POINT_BOUNDARY = re.compile(
+    r"(?<=[:;])\s+(?:(?:and|or|et|ou|und|oder|y|o|e|i|lub|dan|atau|và|hoặc)\s+)?"
+    r"(?=\(?(?:[a-z]{1,2}|[ivxl]+|\d{1,3})\)\s)"
+)
+_POINT_MARK = re.compile(r"^\(?(?P<point>[a-z]{1,2}|[ivxl]+|\d{1,3})\)\s")
+_NUMBERED_PARAGRAPH = re.compile(r"^\(?\d+[.)]?\)?\s")
+QUOTE_JOIN = " … "
+LEAD_IN_QUOTE_CHARS = 160
 # Abbreviations after which a full stop does not end a sentence.
 _ABBREVIATIONS = {
     "art", "arts", "no", "nos", "para", "paras", "cf", "e.g", "i.e", "etc", "ust", "pkt",
@@ -24,6 +39,14 @@ class Sentence:
     start: int
     end: int
     text: str
+    lead_in: Sentence | None = None
+    """For a point of an enumeration: the sentence that opens the list (ends with ":")."""
+
+    @property
+    def point(self) -> str | None:
+        """The point's own marker ("b" for "(b) …"), if this is a point."""
+        match = _POINT_MARK.match(self.text)
+        return match.group("point") if match else None
 
 
 def split_sentences(text: str) -> list[Sentence]:
@@ -34,34 +57,106 @@ def split_sentences(text: str) -> list[Sentence]:
     """
     sentences: list[Sentence] = []
     offset = 0
+    lead_in: Sentence | None = None
     for line in text.splitlines(keepends=True):
         start = offset
         offset += len(line)
         stripped_line = line.rstrip("\n")
-        pieces: list[tuple[int, int]] = []
+        cuts: list[tuple[int, int]] = []  # (end of a piece, start of the next)
         piece_start = 0
         for match in _SENTENCE_BOUNDARY.finditer(stripped_line):
             before = stripped_line[piece_start : match.start()].rstrip(".").split()
             last_word = before[-1].lower().rstrip(".") if before else ""
             if last_word in _ABBREVIATIONS or (last_word.isdigit() and len(last_word) <= 3):
                 continue  # "Art. 5", "No. 12", "1. The …": not an end of sentence
-            pieces.append((piece_start, match.start() + len(match.group(0).rstrip())))
+            cuts.append((match.start() + len(match.group(0).rstrip()), match.end()))
             piece_start = match.end()
-        pieces.append((piece_start, len(stripped_line)))
-        for a, b in pieces:
+        cuts.extend((m.start(), m.end()) for m in _POINT_BOUNDARY.finditer(stripped_line))
+        cuts.sort()
+        bounds = [(0, 0), *cuts, (len(stripped_line), len(stripped_line))]
+        for (_, a), (b, _) in itertools.pairwise(bounds):
             segment = stripped_line[a:b]
             lead = len(segment) - len(segment.lstrip())
             segment = segment.strip()
+            if not segment:
+                continue
+            is_point = bool(_POINT_MARK.match(segment))
+            if not is_point and (a == 0 or _NUMBERED_PARAGRAPH.match(segment)):
+                lead_in = None  # a new line or paragraph that is not a point closes a list
             if len(segment) >= MIN_SENTENCE_CHARS:
-                sentences.append(
-                    Sentence(start + a + lead, start + a + lead + len(segment), segment)
+                sentence = Sentence(
+                    start + a + lead,
+                    start + a + lead + len(segment),
+                    segment,
+                    lead_in if is_point else None,
                 )
+                sentences.append(sentence)
+                if segment.endswith(":"):
+                    lead_in = sentence
     return sentences
 
 
+def quote_of(text: str, sentence: Sentence) -> str:
+    """What is shown for ``sentence`` of ``text``: a point comes with its (shortened) lead-in.
+
+    The first point directly after its lead-in is one verbatim span; a later point is
+    "lead-in … (c) point". A long lead-in keeps its last words, after "…".
+    """
+    lead = sentence.lead_in
+    if lead is None:
+        return sentence.text
+    if not text[lead.end : sentence.start].strip():
+        span = text[lead.start : sentence.end]
+        if len(lead.text) <= LEAD_IN_QUOTE_CHARS:
+            return span
+    shown = lead.text
+    if len(shown) > LEAD_IN_QUOTE_CHARS:
+        cut = shown.find(" ", len(shown) - LEAD_IN_QUOTE_CHARS)
+        shown = "…" + shown[cut + 1 :] if cut >= 0 else shown
+    return f"{shown}{QUOTE_JOIN}{sentence.text}"
+
+
+def locator_for(locator: str, text: str, sentence: Sentence) -> str:
+    """Refine a chunk's "Article 5" to where the quote sits: "Article 5(2)", "Article 5(2)(b)".
+
+    Plain paragraphs ("¶ 3") are not refined.
+    """
+    base = locator.split("(")[0]
+    if not base or base.startswith("¶"):
+        return locator
+    paragraph = paragraph_of(text, sentence.start)
+    point = sentence.point
+    if paragraph is None and point is None:
+        return locator
+    if paragraph is None:
+        # A point in a chunk whose paragraph number is not on a line of its own: keep the
+        # chunk's single paragraph, if it has one ("Article 5(1)" + "(b)").
+        single = re.fullmatch(r"[^(]*(\(\w+\))", locator)
+        return f"{base}{single.group(1) if single else ''}({point})"
+    return f"{base}({paragraph})" + (f"({point})" if point else "")
+
+
+def source_label(title: str, locator: str) -> str:
+    """The source line's name for a citation, naming the article once.
+
+    "GDPR Article 33" + "Article 33(1)" -> "GDPR Article 33(1)"; otherwise "Title, Locator".
+    """
+    base = locator.split("(")[0].strip()
+    if base and title.rstrip().endswith(base):
+        return title.rstrip() + locator.strip()[len(base) :]
+    return f"{title}, {locator}" if locator else title
+
+
+def quote_parts(quote: str) -> list[str]:
+    """The verbatim slices a quote is made of (``QUOTE_JOIN`` between them, "…" in front of
+    a shortened lead-in)."""
+    return [part.removeprefix("…").strip() for part in quote.split(QUOTE_JOIN)]
+
+
 def verify_quote(quote: str, passage: str) -> bool:
-    """A quote is valid only if it is a verbatim part of the cited passage."""
-    return bool(quote) and quote in passage
+    """A quote is valid only if every part of it is a verbatim part of the cited passage."""
+    parts = quote_parts(quote) if quote else []
+    return bool(parts) and all(part and part in passage for part in parts)
 
 
 def markers(answer: str) -> list[int]:

@@ -7,8 +7,14 @@ contain; any one gold entry counts. Metrics, per question language and overall:
 - hit: the answer cites a passage of a gold document that contains its evidence
 - quote hit: the quote shown to the user contains the evidence (or lies inside it)
 - top-1 hit: the first citation is such a passage
+- recall@1/4/10: a gold passage is among the first 1/4/10 retrieved, before answer composition
+  (and whether or not the answer refuses), so retrieval and composition can be told apart
+- quote length p50 / p95 (characters shown per citation)
 - refusal rate on out-of-scope questions, and false refusals on in-scope ones
-- latency p50 / p95
+- latency p50 / p95, and the mean time of each stage (``stage_ms``)
+
+Whitespace is folded before evidence is matched: a chunk keeps an article's heading and
+paragraphs on separate lines where the source may run them together.
 
 In LLM mode ``llm_totals`` adds what verification did over the run: claims the model wrote,
 claims kept, markers pointing to no passage, and fallbacks to the extractive answer.
@@ -36,6 +42,9 @@ class QAItem:
     gold: list[dict[str, str]]
 
 
+RECALL_AT = (1, 4, 10)
+
+
 @dataclass
 class Outcome:
     item: QAItem
@@ -43,6 +52,8 @@ class Outcome:
     hit: bool
     quote_hit: bool
     top1_hit: bool
+    gold_rank: int | None = None
+    """Rank (1-based) of the first retrieved passage that holds gold evidence, if any."""
 
 
 def load_qa(path: Path) -> list[QAItem]:
@@ -71,27 +82,43 @@ def _same_doc(doc_id: str, gold_doc: str) -> bool:
     return doc_id == gold_doc or doc_id.endswith("/" + gold_doc)
 
 
-def _supports(citation: Citation, gold: Iterable[dict[str, str]], use_quote: bool) -> bool:
+def _folded(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _holds(doc_id: str, text: str, gold: Iterable[dict[str, str]]) -> bool:
+    """``text`` of ``doc_id`` contains the evidence of a gold entry (any entry counts)."""
+    folded = _folded(text)
+    return any(
+        _same_doc(doc_id, entry.get("doc", "")) and _folded(entry.get("evidence", "")) in folded
+        for entry in gold
+    )
+
+
+def _quote_supports(citation: Citation, gold: Iterable[dict[str, str]]) -> bool:
+    quote = _folded(citation.quote)
     for entry in gold:
         if not _same_doc(citation.doc_id, entry.get("doc", "")):
             continue
-        evidence = entry.get("evidence", "")
-        if use_quote:
-            if evidence in citation.quote or (
-                len(citation.quote) > 15 and citation.quote in evidence
-            ):
-                return True
-        elif evidence in citation.text:
+        evidence = _folded(entry.get("evidence", ""))
+        if evidence in quote or (len(quote) > 15 and quote in evidence):
+            return True
+        # A point quoted with its lead-in ("… shall contain: … (c) …"): each part counts.
+        if any(len(part) > 15 and part in evidence for part in quote.split(" … ")):
             return True
     return False
 
 
 def judge(item: QAItem, answer: Answer) -> Outcome:
     citations = [] if answer.refused else answer.citations
-    hit = any(_supports(c, item.gold, use_quote=False) for c in citations)
-    quote_hit = any(_supports(c, item.gold, use_quote=True) for c in citations)
-    top1 = bool(citations) and _supports(citations[0], item.gold, use_quote=False)
-    return Outcome(item, answer, hit, quote_hit, top1)
+    hit = any(_holds(c.doc_id, c.text, item.gold) for c in citations)
+    quote_hit = any(_quote_supports(c, item.gold) for c in citations)
+    top1 = bool(citations) and _holds(citations[0].doc_id, citations[0].text, item.gold)
+    rank = next(
+        (i for i, p in enumerate(answer.retrieved, start=1) if _holds(p.doc_id, p.text, item.gold)),
+        None,
+    )
+    return Outcome(item, answer, hit, quote_hit, top1, rank)
 
 
 @dataclass
@@ -105,6 +132,8 @@ class Summary:
     refused_oos: int = 0
     false_refusals: int = 0
     latencies: list[float] = field(default_factory=list)
+    recalled: dict[int, int] = field(default_factory=lambda: dict.fromkeys(RECALL_AT, 0))
+    quote_lengths: list[int] = field(default_factory=list)
 
     def add(self, outcome: Outcome) -> None:
         self.latencies.append(outcome.answer.timings_ms.get("total", 0.0))
@@ -117,25 +146,51 @@ class Summary:
         self.quote_hits += outcome.quote_hit
         self.top1_hits += outcome.top1_hit
         self.false_refusals += outcome.answer.refused
+        for at in RECALL_AT:
+            self.recalled[at] += outcome.gold_rank is not None and outcome.gold_rank <= at
+        if not outcome.answer.refused:
+            self.quote_lengths.extend(len(c.quote) for c in outcome.answer.citations)
 
     def row(self) -> dict[str, Any]:
         def rate(n: int, d: int) -> float | None:
             return round(n / d, 3) if d else None
 
+        quotes = sorted(self.quote_lengths)
         ordered = sorted(self.latencies)
-        p95 = ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))] if ordered else 0.0
         return {
             "lang": self.label,
             "in_scope": self.in_scope,
+            **{f"r@{at}": rate(self.recalled[at], self.in_scope) for at in RECALL_AT},
             "hit": rate(self.hits, self.in_scope),
             "quote_hit": rate(self.quote_hits, self.in_scope),
             "top1": rate(self.top1_hits, self.in_scope),
+            "quote_p50": round(statistics.median(quotes)) if quotes else None,
+            "quote_p95": _percentile(quotes, 0.95) if quotes else None,
             "false_refusals": self.false_refusals,
             "out_of_scope": self.out_of_scope,
             "oos_refused": rate(self.refused_oos, self.out_of_scope),
             "p50_ms": round(statistics.median(ordered), 1) if ordered else 0.0,
-            "p95_ms": round(p95, 1),
+            "p95_ms": round(_percentile(ordered, 0.95), 1) if ordered else 0.0,
         }
+
+
+def _percentile(ordered: list[Any], q: float) -> Any:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def stage_timings(outcomes: Iterable[Outcome]) -> dict[str, float]:
+    """Mean milliseconds of each stage over the run (embed, dense, lexical, latent, …)."""
+    totals: dict[str, list[float]] = {}
+    for outcome in outcomes:
+        for stage, ms in outcome.answer.timings_ms.items():
+            totals.setdefault(stage, []).append(ms)
+    return {stage: round(statistics.fmean(values), 1) for stage, values in totals.items()}
+
+
+def load_ids(path: Path) -> set[str]:
+    """Question ids, one a line (``#`` comments allowed): a split of a QA file."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return {line.split("#")[0].strip() for line in lines if line.split("#")[0].strip()}
 
 
 def evaluate(

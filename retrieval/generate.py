@@ -29,8 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.chunking import paragraph_of
-from retrieval.citations import split_sentences
+from retrieval.citations import locator_for, quote_of, split_sentences
 from retrieval.config import LLMSettings, Settings
 from retrieval.embeddings import E5Embeddings
 from retrieval.errors import LLMError
@@ -116,14 +115,6 @@ def format_passages(passages: Sequence[Passage]) -> str:
     return "\n".join(blocks)
 
 
-def _locator(passage: Passage, start: int) -> str:
-    paragraph = paragraph_of(passage.text, start)
-    base = passage.locator.split("(")[0]
-    if paragraph and base and not base.startswith("¶"):
-        return f"{base}({paragraph})"
-    return passage.locator
-
-
 def _citation(n: int, passage: Passage, claims: Sequence[str], language: str) -> Citation:
     """Quote the passage sentence that shares most words with the claims citing it."""
     sentences = split_sentences(passage.text)
@@ -132,13 +123,14 @@ def _citation(n: int, passage: Passage, claims: Sequence[str], language: str) ->
         key=lambda s: sum(overlap(c, language, Source(s.text, passage.language)) for c in claims),
         default=None,
     )
-    quote, start = (best.text, best.start) if best else (passage.text.strip(), 0)
+    quote = quote_of(passage.text, best) if best else passage.text.strip()
+    locator = locator_for(passage.locator, passage.text, best) if best else passage.locator
     return Citation(
         n=n,
         chunk_id=passage.chunk_id,
         doc_id=passage.doc_id,
         title=passage.title,
-        locator=_locator(passage, start),
+        locator=locator,
         source=passage.source,
         date=passage.date,
         language=passage.language,

@@ -43,7 +43,7 @@ from retrieval.translations import (
 logger = logging.getLogger(__name__)
 
 # Bump when chunking changes, so an unchanged file is re-chunked once after an upgrade.
-CHUNKER_VERSION = "4"
+CHUNKER_VERSION = "5"
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,9 @@ class Ingestor:
             text,
             max_chars=self.settings.ingest.chunk_max_chars,
             min_chars=self.settings.ingest.chunk_min_chars,
+            title=metadata.get("title", ""),
+            article=metadata.get("article", ""),
+            language=language,
         )
         document = Document(
             doc_id=source.doc_id,
@@ -230,9 +233,10 @@ class Ingestor:
 
     def _write(self, document: Document, chunks: list[Chunk]) -> None:
         texts = [c.text for c in chunks]
-        vectors = self.embeddings.embed_passages(texts)
+        indexed = [c.indexed_text for c in chunks]
+        vectors = self.embeddings.embed_passages(indexed)
         latent = [
-            encode_latent(f.tolist(), w.tolist()) for f, w in self.embeddings.latent_terms(texts)
+            encode_latent(f.tolist(), w.tolist()) for f, w in self.embeddings.latent_terms(indexed)
         ]
         ids = [c.chunk_id(document.version) for c in chunks]
         metadatas: list[dict[str, Any]] = [
@@ -241,6 +245,7 @@ class Ingestor:
                 "version": document.version,
                 "index": c.index,
                 "locator": c.locator,
+                "header": c.header,
                 "language": document.language,
                 "title": document.title,
                 "date": document.date,
@@ -255,7 +260,7 @@ class Ingestor:
             document.doc_id,
             document.version,
             document.language,
-            list(zip(ids, texts, strict=True)),
+            list(zip(ids, indexed, strict=True)),
             latent,
         )
 

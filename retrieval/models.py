@@ -40,6 +40,11 @@ class Document:
     chunk_count: int = 0
 
 
+def with_header(header: str, text: str) -> str:
+    """What is embedded and lexically indexed for a chunk: its context header, then its text."""
+    return f"{header}\n{text}" if header else text
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A retrievable passage: a paragraph, an article or a slice of one, with its locator.
@@ -51,6 +56,12 @@ class Chunk:
     index: int
     text: str
     locator: str
+    header: str = ""
+    """Context embedded and indexed with the text, never quoted: "GDPR — Article 33"."""
+
+    @property
+    def indexed_text(self) -> str:
+        return with_header(self.header, self.text)
 
     def chunk_id(self, version: str) -> str:
         """Chunk ids carry the document version so a re-ingest never overwrites live chunks."""
@@ -121,6 +132,8 @@ class Answer:
     """LLM mode only: ``{claims, kept, unknown_markers}`` counted by ``retrieval.verify``."""
     fallback: bool = False
     """LLM mode only: the model failed, so this is the extractive answer with a notice."""
+    retrieved: list[Passage] = field(default_factory=list)
+    """The ranked passages retrieval returned (evaluation reads them; not in the JSON)."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented ``--json`` shape (see README, "JSON answer")."""

@@ -27,7 +27,7 @@ from retrieval.embeddings import E5Embeddings
 from retrieval.fusion import Candidate, SearchFilters, fuse
 from retrieval.index import VectorStore
 from retrieval.lexical import LexicalDocument, LexicalIndex
-from retrieval.models import Document, Passage
+from retrieval.models import Document, Passage, with_header
 
 SYNC_BATCH = 64  # documents per lexical transaction when rebuilding the cache from Chroma
 
@@ -117,7 +117,12 @@ class Searcher:
             batch = []
             for doc in missing[start : start + SYNC_BATCH]:
                 got = self.store.chunks_of(doc)
-                rows = list(zip(got["ids"], got["documents"], strict=True))
+                rows = [
+                    (chunk_id, with_header(str((m or {}).get("header", "")), text))
+                    for chunk_id, text, m in zip(
+                        got["ids"], got["documents"], got["metadatas"], strict=True
+                    )
+                ]
                 latent = [str((m or {}).get("latent", "")) for m in got["metadatas"]]
                 batch.append(LexicalDocument(doc.doc_id, doc.version, doc.language, rows, latent))
             self.lexical.replace_documents(batch)

@@ -8,8 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.chunking import chunk_text, paragraph_of, parse_articles, split_inline_numbered
+from retrieval.chunking import (
+    chunk_text,
+    paragraph_of,
+    parse_articles,
+    split_inline_numbered,
+    split_points,
+)
 from retrieval.loaders import load_document
+from retrieval.models import Chunk
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "corpus" / "sample"
@@ -386,3 +393,107 @@ def test_paragraph_of_finds_the_numbered_paragraph_holding_an_offset() -> None:
 
 def test_paragraph_of_unnumbered_text_is_none() -> None:
     assert paragraph_of("Just a report.\nAnother line.", 20) is None
+
+
+# --- run-on articles as legal databases store them --------------------------------------------
+
+RUN_ON_ARTICLE = (
+    "Records of processing activities 1. Each controller shall maintain a record of processing "
+    "activities under its responsibility. That record shall contain all of the following "
+    "information: (a) the name and contact details of the controller; (b) the purposes of the "
+    "processing; (c) a description of the categories of data subjects and of the categories of "
+    "personal data; (d) the categories of recipients to whom the personal data have been or will "
+    "be disclosed; (e) where possible, the envisaged time limits for erasure of the different "
+    "categories of data. 2. Each processor shall maintain a record of all categories of "
+    "processing activities carried out on behalf of a controller. 3. The records shall be in "
+    "writing, including in electronic form. 4. The controller shall make the record available "
+    "to the supervisory authority on request. 5. The obligations referred to in paragraphs 1 "
+    "and 2 shall not apply to an enterprise employing fewer than 250 persons."
+)
+
+
+def run_on_chunks(max_chars: int = 900, **kwargs: str) -> list[Chunk]:
+    meta = {"title": "GDPR Article 30", "article": "30", "language": "en", **kwargs}
+    return chunk_text("gdpr-art-030.md", RUN_ON_ARTICLE, max_chars=max_chars, min_chars=60, **meta)
+
+
+def test_run_on_article_takes_its_number_from_metadata_and_splits_paragraphs() -> None:
+    chunks = run_on_chunks()
+
+    assert all(c.locator.startswith("Article 30") for c in chunks)
+    assert chunks[0].text.startswith("Records of processing activities\n1. Each controller")
+    assert any("5. The obligations referred to" in c.text for c in chunks)
+    assert all(c.header == "GDPR Article 30" for c in chunks)
+
+
+def test_run_on_article_without_metadata_number_stays_plain_paragraphs() -> None:
+    chunks = chunk_text("x.md", RUN_ON_ARTICLE, title="Some report")
+
+    assert all(c.locator.startswith("¶") for c in chunks)
+
+
+def test_article_word_follows_the_document_language_when_the_title_has_none() -> None:
+    chunks = run_on_chunks(title="Bộ luật Lao động", article="35", language="vi")
+
+    assert chunks[0].locator.startswith("Điều 35")
+
+
+def test_long_paragraph_is_cut_between_points_and_each_piece_repeats_the_lead_in() -> None:
+    chunks = run_on_chunks(max_chars=300)
+
+    point_chunks = [c for c in chunks if re.search(r"\([b-e]\) ", c.text)]
+    assert len(point_chunks) >= 2
+    for chunk in point_chunks:
+        first_body_line = chunk.text.splitlines()[1]
+        assert first_body_line.startswith(("1. Each controller", "That record shall contain"))
+        assert first_body_line.endswith("following information:") or "(a)" in first_body_line
+    assert not any(re.match(r"\([b-e]\)", c.text.splitlines()[1]) for c in chunks)
+
+
+def test_every_sentence_of_a_run_on_article_is_in_some_chunk() -> None:
+    for max_chars in (250, 400, 900):
+        joined = " ".join(" ".join(c.text.split()) for c in run_on_chunks(max_chars=max_chars))
+        for piece in re.split(r"(?<=[.;:])\s+", RUN_ON_ARTICLE):
+            assert piece in joined, (max_chars, piece)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Part-time officials are entitled to the same leave in proportion to their hours.",
+        "Section 4 of this Directive applies to regional offices as well.",
+        "Title to the property passes on registration.",
+        "Dział kadr prowadzi rejestr oświadczeń.",
+        "Bab ini berlaku bagi semua pegawai.",
+    ],
+)
+def test_body_lines_starting_with_a_chapter_word_are_kept(line: str) -> None:
+    text = f"Article 1 — Scope\n1. This Directive applies to all officials.\n{line}"
+
+    chunks = chunk_text("doc", text)
+
+    assert any(line in c.text for c in chunks)
+
+
+def test_chapter_heading_becomes_context_of_the_following_articles() -> None:
+    text = (
+        "Article 1 — Scope\n1. This Directive applies to all officials.\n"
+        "Chapter II — Registration\n"
+        "Article 2 — Register\n1. Every petition is registered on the day of receipt."
+    )
+
+    chunks = chunk_text("doc", text, title="Petitions Directive")
+
+    assert chunks[0].header == "Petitions Directive — Article 1"
+    assert chunks[1].header == "Petitions Directive — Chapter II — Registration — Article 2"
+
+
+def test_split_points_finds_the_lead_in_and_each_point() -> None:
+    lead, points = split_points("It shall contain: (a) the name; (b) the purposes; and (c) a list.")
+
+    assert lead == "It shall contain:"
+    assert points == ["(a) the name;", "(b) the purposes; and", "(c) a list."]
+
+
+def test_cross_references_to_points_are_not_points() -> None:
+    assert split_points("as referred to in point (a) of Article 6(1) shall apply.")[1] == []

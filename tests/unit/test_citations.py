@@ -6,8 +6,12 @@ import pytest
 
 from retrieval.citations import (
     MIN_SENTENCE_CHARS,
+    Sentence,
     check_markers,
+    locator_for,
     markers,
+    quote_of,
+    source_label,
     split_sentences,
     verify_quote,
 )
@@ -107,3 +111,70 @@ def test_check_markers_lists_the_unresolved_ones() -> None:
     assert check_markers(answer, {1, 2}) == [5, 5]
     assert check_markers(answer, {1, 2, 5}) == []
     assert check_markers("No markers at all.", set()) == []
+
+
+# --- enumerated points, lead-ins and locators ---------------------------------------------------
+
+POINTS = (
+    "Notification of a personal data breach\n"
+    "3. The notification referred to in paragraph 1 shall at least: (a) describe the nature of "
+    "the personal data breach; (b) communicate the name and contact details of the data "
+    "protection officer; and (c) describe the likely consequences of the personal data breach.\n"
+    "4. Where it is not possible to provide the information at the same time, it may be "
+    "provided in phases."
+)
+
+
+def sentence_starting(text: str, prefix: str) -> Sentence:
+    return next(s for s in split_sentences(text) if s.text.startswith(prefix))
+
+
+def test_each_point_of_a_run_on_list_is_its_own_sentence_with_its_lead_in() -> None:
+    points = [s for s in split_sentences(POINTS) if s.point]
+
+    assert [s.point for s in points] == ["a", "b", "c"]
+    assert all(s.lead_in is not None and s.lead_in.text.endswith("at least:") for s in points)
+    assert sentence_starting(POINTS, "4. Where").lead_in is None
+
+
+def test_a_quoted_point_carries_its_lead_in_and_every_part_is_verbatim() -> None:
+    first = quote_of(POINTS, sentence_starting(POINTS, "(a)"))
+    later = quote_of(POINTS, sentence_starting(POINTS, "(c)"))
+
+    assert first.startswith("3. The notification")
+    assert first.endswith("personal data breach;")
+    assert later == (
+        "3. The notification referred to in paragraph 1 shall at least: … "
+        "(c) describe the likely consequences of the personal data breach."
+    )
+    assert verify_quote(first, POINTS)
+    assert verify_quote(later, POINTS)
+    assert not verify_quote(later.replace("likely", "possible"), POINTS)
+
+
+def test_a_long_lead_in_is_shortened_to_its_last_words() -> None:
+    lead = "1. " + "The controller, having regard to the nature of the processing, " * 4 + "shall:"
+    text = f"{lead} (a) keep a record; (b) inform the authority without undue delay."
+
+    quote = quote_of(text, sentence_starting(text, "(b)"))
+
+    assert quote.startswith("…")
+    assert quote.endswith("(b) inform the authority without undue delay.")
+    assert len(quote) < len(lead)
+    assert verify_quote(quote, text)
+
+
+def test_locator_names_paragraph_and_point() -> None:
+    assert locator_for("Article 33", POINTS, sentence_starting(POINTS, "(b)")) == "Article 33(3)(b)"
+    assert locator_for("Article 33", POINTS, sentence_starting(POINTS, "4. Where")) == (
+        "Article 33(4)"
+    )
+    assert locator_for("¶ 4", POINTS, sentence_starting(POINTS, "(b)")) == "¶ 4"
+
+
+def test_source_label_names_the_article_once() -> None:
+    assert source_label("GDPR Article 33", "Article 33(1)") == "GDPR Article 33(1)"
+    assert (
+        source_label("Bộ luật Lao động 2019", "Điều 35(1)") == "Bộ luật Lao động 2019, Điều 35(1)"
+    )
+    assert source_label("Report", "") == "Report"
