@@ -58,6 +58,9 @@ def _document_from(doc_id: str, metadata: Mapping[str, Any]) -> Document:
     return Document(doc_id=doc_id, **values)
 
 
+VECTOR_KEY = "_vector"  # get_chunks(with_vectors=True) puts the stored vector here
+
+
 def chunk_ids(doc_id: str, version: str, count: int) -> list[str]:
     """Every chunk id of one document version (``Chunk.chunk_id`` numbers them from 0)."""
     return [f"{doc_id}::{version}::{i}" for i in range(count)]
@@ -318,7 +321,10 @@ class VectorStore:
     def get_chunks(
         self, ids_by_language: Mapping[str, Sequence[str]], with_vectors: bool = False
     ) -> dict[str, tuple[str, dict[str, Any]]]:
-        """chunk_id -> (text, metadata) for chunk ids grouped by their document's language."""
+        """chunk_id -> (text, metadata) for chunk ids grouped by their document's language.
+
+        ``with_vectors`` adds each chunk's stored vector to its metadata under ``VECTOR_KEY``.
+        """
         include = ["documents", "metadatas"] + (["embeddings"] if with_vectors else [])
         found: dict[str, tuple[str, dict[str, Any]]] = {}
         for language, ids in ids_by_language.items():
@@ -326,10 +332,14 @@ class VectorStore:
             if records is None or not ids:
                 continue
             got = records.get(ids=list(ids), include=include)
-            for chunk_id, text, metadata in zip(
-                got["ids"], got["documents"], got["metadatas"], strict=True
+            vectors = got["embeddings"] if with_vectors else [None] * len(got["ids"])
+            for chunk_id, text, metadata, vector in zip(
+                got["ids"], got["documents"], got["metadatas"], vectors, strict=True
             ):
-                found[str(chunk_id)] = (str(text), dict(metadata or {}))
+                metadata = dict(metadata or {})
+                if vector is not None:
+                    metadata[VECTOR_KEY] = np.asarray(vector, dtype=np.float32)
+                found[str(chunk_id)] = (str(text), metadata)
         return found
 
     def iter_chunks(self, language: str, include: Sequence[str]) -> Iterator[dict[str, Any]]:

@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from retrieval.config import Settings
 from retrieval.embeddings import E5Embeddings
 from retrieval.fusion import Candidate, SearchFilters, fuse
-from retrieval.index import VectorStore
+from retrieval.index import VECTOR_KEY, VectorStore
 from retrieval.lexical import LexicalDocument, LexicalIndex
 from retrieval.models import Document, Passage, with_header
 
@@ -213,7 +213,9 @@ class Searcher:
 
         start = time.perf_counter()
         fused = fuse(list(candidates.values()), self.settings.retrieval)
-        self._fill_missing(fused)
+        if query_vector is None:  # lexical or latent alone: still needed for dense scores
+            query_vector = self.embeddings.embed_query_vector(query)
+        self._fill_missing(fused[: limit * 2], query_vector)
         passages = self._collapse_translations(fused, language, k)
         timings["fusion"] = (time.perf_counter() - start) * 1000
         return passages
@@ -237,8 +239,9 @@ class Searcher:
             keep.append(doc_id)
         return keep
 
-    def _fill_missing(self, candidates: list[Candidate]) -> None:
-        """Lexical-only hits arrive without text or metadata: fetch them in one call."""
+    def _fill_missing(self, candidates: list[Candidate], query_vector: NDArray[np.float32]) -> None:
+        """Hits the dense search did not return arrive without text, metadata or a dense score:
+        fetch them, with their vectors, in one call, so every passage has a question cosine."""
         missing = [c for c in candidates if not c.text]
         if not missing:
             return
@@ -247,9 +250,12 @@ class Searcher:
             doc = self._manifest.get(c.doc_id)
             if doc is not None:
                 wanted.setdefault(doc.language, []).append(c.chunk_id)
-        found = self.store.get_chunks(wanted)
+        found = self.store.get_chunks(wanted, with_vectors=True)
         for c in missing:
             c.text, c.metadata = found.get(c.chunk_id, ("", {}))
+            vector = c.metadata.pop(VECTOR_KEY, None)
+            if vector is not None:
+                c.dense = float(vector @ query_vector)
 
     # -- translations -----------------------------------------------------------------------
     def _group_members(self, doc_id: str) -> list[Document]:

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from retrieval.assistant import Assistant
+from retrieval.citations import verify_quote
 from retrieval.errors import IndexLockedError
 from retrieval.index import VectorStore
 from retrieval.locking import WriterLock
@@ -462,7 +463,7 @@ def test_french_question_cites_the_french_version_and_lists_translations(
         assert citation.doc_id == "ig-2024-07.fr.md"
         assert citation.language == "fr"
         assert {"en", "ar"} <= set(citation.translations)
-        assert citation.quote in citation.text
+        assert verify_quote(citation.quote, citation.text)
     assert any("trois jours ouvrables" in c.text for c in petitions)
 
 
@@ -481,3 +482,17 @@ def test_translations_of_a_passage_are_its_aligned_versions(sample_assistant: As
     assert versions["ar"].locator == "المادة 4"
     assert "within three working days of registration" in versions["en"].text
     assert sample_assistant.translations_of(chunk_id.replace(french.version, "stale")) == []
+
+
+@pytest.mark.parametrize("mode", ["dense", "lexical", "latent", "hybrid"])
+def test_every_retrieval_mode_answers_on_its_own(sample_assistant: Assistant, mode: str) -> None:
+    settings = sample_assistant.settings
+    previous = settings.retrieval.mode
+    settings.retrieval.mode = mode  # type: ignore[assignment]
+    try:
+        answer = sample_assistant.ask("Within how many days must a petition be answered?")
+    finally:
+        settings.retrieval.mode = previous
+    assert not answer.refused, (mode, answer.answer)
+    assert all(p.dense_score > 0 for p in answer.retrieved), mode
+    assert any(c.doc_id.startswith("ig-2024-07.") for c in answer.citations), mode
