@@ -111,6 +111,7 @@ class Assistant:
             query = self.generator.condense(question, context, language, timings)
         elif context and len(question.split()) <= FOLLOW_UP_MAX_WORDS:
             query = f"{context.strip()} {question}"
+        self.searcher.refresh()  # an index built by another embedding model fails here, first
         query_vector = self.embeddings.embed_query_vector(query)
         passages = self.searcher.search(
             query, language, k or self.settings.retrieval.k, filters, timings, query_vector
