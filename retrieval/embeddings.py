@@ -208,21 +208,19 @@ class DenseEmbeddings(Embeddings, ABC):
         """Passage vectors as one array (rows L2-normalised), using the cache."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        dim = self.dim
-        out = np.zeros((len(texts), dim), dtype=np.float32)
-        todo = list(range(len(texts)))
-        if self._cache is not None:
-            found = self._cache.get_many(texts, dim)
-            todo = [i for i in todo if i not in found]
-            for i, vector in found.items():
-                out[i] = vector
+        rows = self._cache.get_many(texts) if self._cache is not None else {}
+        sizes = {v.shape[0] for v in rows.values()}
+        if self._dim is None and len(sizes) == 1:  # an endpoint's first call: the cache says
+            self._dim = sizes.pop()
+        rows = {i: v for i, v in rows.items() if v.shape[0] == self._dim}
+        todo = [i for i in range(len(texts)) if i not in rows]
         for start in range(0, len(todo), self.batch_size):
             batch = todo[start : start + self.batch_size]
             vectors = self._encode([texts[i] for i in batch], is_query=False)
-            out[batch] = vectors
+            rows.update(zip(batch, vectors, strict=True))
             if self._cache is not None:
                 self._cache.put_many([texts[i] for i in batch], vectors)
-        return out
+        return np.stack([rows[i] for i in range(len(texts))]).astype(np.float32)
 
     def embed_query_vector(self, text: str) -> NDArray[np.float32]:
         return self._encode([text], is_query=True).reshape(-1)
@@ -322,7 +320,7 @@ class _EmbeddingCache:
     def _key(self, text: str) -> str:
         return self._prefix + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def get_many(self, texts: Sequence[str], dim: int) -> dict[int, NDArray[np.float32]]:
+    def get_many(self, texts: Sequence[str]) -> dict[int, NDArray[np.float32]]:
         keys = [self._key(t) for t in texts]
         found: dict[str, bytes] = {}
         with self._lock:
@@ -336,7 +334,7 @@ class _EmbeddingCache:
         return {
             i: np.frombuffer(found[k], dtype=np.float32)
             for i, k in enumerate(keys)
-            if k in found and len(found[k]) == 4 * dim
+            if k in found and len(found[k]) % 4 == 0
         }
 
     def put_many(self, texts: Sequence[str], vectors: NDArray[np.float32]) -> None:
