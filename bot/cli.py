@@ -43,7 +43,10 @@ def _print_json(payload: Any) -> None:
 def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     assistant = _assistant(settings)
     report = assistant.ingest(
-        args.paths, prune=args.prune, progress=None if not args.json else False
+        args.paths,
+        prune=args.prune,
+        progress=None if not args.json else False,
+        rebuild=args.rebuild,
     )
     if args.json:
         _print_json(report.to_json())
@@ -203,6 +206,11 @@ def _parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", parents=[common], help="index files or folders")
     ingest.add_argument("paths", nargs="+", type=Path)
     ingest.add_argument("--prune", action="store_true", help="drop documents whose file is gone")
+    ingest.add_argument(
+        "--rebuild",
+        action="store_true",
+        help="drop the whole index and re-embed PATH... (after changing the embedding model)",
+    )
     ingest.add_argument("--json", action="store_true", help="print the report as JSON")
     ingest.set_defaults(handler=cmd_ingest)
 

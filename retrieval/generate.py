@@ -31,7 +31,7 @@ import numpy as np
 
 from retrieval.citations import locator_for, quote_of, split_sentences
 from retrieval.config import LLMSettings, Settings
-from retrieval.embeddings import E5Embeddings
+from retrieval.embeddings import DenseEmbeddings
 from retrieval.errors import LLMError
 from retrieval.models import Answer, Citation, Passage
 from retrieval.prompts import Prompts
@@ -180,7 +180,7 @@ class Generator:
     def __init__(
         self,
         settings: Settings,
-        embeddings: E5Embeddings,
+        embeddings: DenseEmbeddings,
         prompts: Prompts,
         model: Any | None = None,
     ) -> None:

@@ -15,7 +15,10 @@ Chroma collections (cosine space, telemetry off):
 - ``<name>_state``: the ``revision`` record, which changes on every commit so other processes
   notice and reload cheaply, and one record per document written: ``pending`` from before
   its chunks are written until its commit is announced, then ``done`` (kept, so closing it
-  shares the revision's write).
+  shares the revision's write), and the ``embedding_model`` record: provider, model name and
+  dimension of the vectors, written with every commit and checked before every search and
+  ingest (``EmbeddingMismatchError`` names both models; ``reset`` empties the index for
+  ``regula ingest --rebuild``).
 
 A document becomes visible when its manifest record is written, after all its chunks are in:
 one upsert of one record is the commit point, so a crash leaves either the old version or the
@@ -34,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from langchain_chroma import Chroma
 
 from retrieval.chroma_client import connect
+from retrieval.embeddings import EmbeddingModel, require_model
 from retrieval.errors import StoreError
 from retrieval.models import Document
 
@@ -42,10 +46,11 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from retrieval.config import Settings
-    from retrieval.embeddings import E5Embeddings
+    from retrieval.embeddings import DenseEmbeddings
 
 COSINE = {"hnsw:space": "cosine"}
 WRITE_BATCH = 1000  # records per Chroma call
+MODEL_RECORD = "embedding_model"  # state record: provider, name and dimension of the vectors
 
 
 def _document_metadata(document: Document) -> dict[str, Any]:
@@ -73,29 +78,57 @@ def _language_slug(language: str) -> str:
 class VectorStore:
     """Chunk vectors per language, the document manifest and a revision marker, in Chroma."""
 
-    def __init__(self, settings: Settings, embeddings: E5Embeddings) -> None:
+    def __init__(self, settings: Settings, embeddings: DenseEmbeddings) -> None:
         self.settings = settings
         self.embeddings = embeddings
         self._client = connect(settings)
         self._name = settings.vector_store.collection
         self._chunk_stores: dict[str, Chroma] = {}
         try:
-            self.documents = Chroma(
-                collection_name=f"{self._name}_documents", embedding_function=embeddings,
-                client=self._client, collection_metadata=COSINE,
-            )  # fmt: skip
-            self._state: Any = self._client.get_or_create_collection(
-                f"{self._name}_state", embedding_function=None
-            )
-            # Raw collection for batch writes with precomputed vectors; typed loosely because
-            # chromadb's metadata and filter types are stricter than what they accept.
-            self._document_records: Any = self.documents._collection
+            self._open()
             self._migrate_single_collection()
         except StoreError:
             raise
         except Exception as e:
             msg = f"cannot open the vector store: {e}"
             raise StoreError(msg) from e
+
+    def _open(self) -> None:
+        self.documents = Chroma(
+            collection_name=f"{self._name}_documents", embedding_function=self.embeddings,
+            client=self._client, collection_metadata=COSINE,
+        )  # fmt: skip
+        self._state: Any = self._client.get_or_create_collection(
+            f"{self._name}_state", embedding_function=None
+        )
+        # Raw collection for batch writes with precomputed vectors; typed loosely because
+        # chromadb's metadata and filter types are stricter than what they accept.
+        self._document_records: Any = self.documents._collection
+
+    def reset(self) -> None:
+        """Delete every chunk, the manifest and the state, and start an empty index."""
+        names = [f"{self._name}_documents", f"{self._name}_state", f"{self._name}_chunks"]
+        names += [self._chunk_prefix() + slug for slug in self.chunk_languages()]
+        existing = set(self._collection_names())
+        for name in names:
+            if name in existing:
+                self._client.delete_collection(name)
+        self._chunk_stores.clear()
+        self._open()
+
+    # -- which model built the index ----------------------------------------------------------
+    def recorded_model(self) -> EmbeddingModel | None:
+        """The embedding model recorded by the last write; ``None`` for an older index."""
+        metadatas = self._state.get(ids=[MODEL_RECORD], include=["metadatas"])["metadatas"]
+        if not metadatas or not metadatas[0]:
+            return None
+        return EmbeddingModel.from_record(metadatas[0])
+
+    def check_embedding_model(self) -> None:
+        """Refuse to search or write with another model than the one that built the index."""
+        recorded = self.recorded_model()
+        empty = recorded is None and self._document_records.count() == 0
+        require_model(recorded, self.embeddings.model, empty_index=empty)
 
     # -- per-language chunk collections -----------------------------------------------------
     def _chunk_prefix(self) -> str:
@@ -233,11 +266,16 @@ class VectorStore:
         if previous is not None and previous.version != document.version:
             self._delete_chunks(previous.language, previous.doc_id, previous.version,
                                 previous.chunk_count)  # fmt: skip
-        # One write announces the commit to other processes and closes the pending record.
+        # One write announces the commit to other processes, closes the pending record and
+        # records the model that made the vectors (an older index gets it on its next write).
         self._state.upsert(
-            ids=["revision", f"pending::{document.doc_id}"],
-            embeddings=[[1.0], [1.0]],
-            metadatas=[{"value": uuid.uuid4().hex}, {"kind": "done"}],
+            ids=["revision", f"pending::{document.doc_id}", MODEL_RECORD],
+            embeddings=[[1.0], [1.0], [1.0]],
+            metadatas=[
+                {"value": uuid.uuid4().hex},
+                {"kind": "done"},
+                {"kind": "model", **self.embeddings.model.record(dim=int(mean.shape[0]))},
+            ],
         )
 
     def _mark_pending(self, document: Document, count: int, previous: Document | None) -> None:

@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from retrieval.chunking import chunk_text
 from retrieval.config import Settings
-from retrieval.embeddings import E5Embeddings
+from retrieval.embeddings import DenseEmbeddings
 from retrieval.errors import LoaderError, RegulaError
 from retrieval.index import VectorStore
 from retrieval.language import detect_language
@@ -90,7 +90,7 @@ class Ingestor:
         settings: Settings,
         store: VectorStore,
         lexical: LexicalIndex,
-        embeddings: E5Embeddings,
+        embeddings: DenseEmbeddings,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -106,6 +106,7 @@ class Ingestor:
         prune: bool = False,
         progress: bool | None = None,
         on_file: Callable[[str], None] | None = None,
+        rebuild: bool = False,
     ) -> IngestReport:
         """Index ``paths`` (files or folders); see the module docstring for the rules."""
         found = list(discover(paths, self.settings.ingest.extensions))
@@ -115,6 +116,7 @@ class Ingestor:
             prune=prune,
             progress=progress,
             on_file=on_file,
+            rebuild=rebuild,
         )
 
     def ingest_sources(
@@ -125,12 +127,23 @@ class Ingestor:
         prune: bool = False,
         progress: bool | None = None,
         on_file: Callable[[str], None] | None = None,
+        rebuild: bool = False,
     ) -> IngestReport:
-        """Index files under the document ids given (``reindex`` keeps the original ids)."""
+        """Index files under the document ids given (``reindex`` keeps the original ids).
+
+        ``rebuild`` drops the whole index (Chroma collections and the lexical cache) first,
+        so every file is embedded again, by the configured model; otherwise writing with
+        another model than the one that built the index is refused.
+        """
         report = IngestReport(failed=list(failures))
         if self.settings.vector_store.mode == "embedded":
             self._lock.acquire()
         try:
+            if rebuild:
+                self.store.reset()
+                self.lexical.remove_documents(list(self.lexical.versions()))
+            else:
+                self.store.check_embedding_model()
             self.store.recover()  # chunks of a write that crashed before its commit
             manifest = self.store.manifest()
             changed: list[str] = []

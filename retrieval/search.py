@@ -23,7 +23,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retrieval.config import Settings
-from retrieval.embeddings import E5Embeddings
+from retrieval.embeddings import DenseEmbeddings
 from retrieval.fusion import Candidate, SearchFilters, fuse
 from retrieval.index import VECTOR_KEY, VectorStore
 from retrieval.lexical import LexicalDocument, LexicalIndex
@@ -45,7 +45,7 @@ class Searcher:
         settings: Settings,
         store: VectorStore,
         lexical: LexicalIndex,
-        embeddings: E5Embeddings,
+        embeddings: DenseEmbeddings,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -66,6 +66,7 @@ class Searcher:
         with self._lock:
             revision = self.store.revision()
             if force or revision != self._revision:
+                self.store.check_embedding_model()
                 self._manifest = self.store.manifest()
                 self._revision = revision
                 self._index_manifest()
