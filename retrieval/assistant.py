@@ -116,7 +116,9 @@ class Assistant:
         elif context and len(question.split()) <= FOLLOW_UP_MAX_WORDS:
             query = f"{context.strip()} {question}"
         self.searcher.refresh()  # an index built by another embedding model fails here, first
+        step = time.perf_counter()
         query_vector = self.embeddings.embed_query_vector(query)
+        timings["embed"] = (time.perf_counter() - step) * 1000
         k = k or self.settings.retrieval.k
         retrieved = self.searcher.search(
             query, language, max(k, retrieve), filters, timings, query_vector

@@ -34,6 +34,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 from langchain_chroma import Chroma
 
 from retrieval.chroma_client import connect
@@ -42,7 +43,6 @@ from retrieval.errors import StoreError
 from retrieval.models import Document
 
 if TYPE_CHECKING:
-    import numpy as np
     from numpy.typing import NDArray
 
     from retrieval.config import Settings
@@ -222,8 +222,6 @@ class VectorStore:
         }
 
     def document_vectors(self, doc_ids: Sequence[str]) -> dict[str, NDArray[np.float32]]:
-        import numpy as np
-
         if not doc_ids:
             return {}
         got = self.documents.get(ids=list(doc_ids), include=["embeddings"])
@@ -242,8 +240,6 @@ class VectorStore:
         vectors: NDArray[np.float32],
     ) -> None:
         """Note the write as pending, add the chunks, commit the manifest record, sweep."""
-        import numpy as np
-
         previous = self._manifest_records([document.doc_id]).get(document.doc_id)
         self._mark_pending(document, len(chunk_ids), previous)
         collection = self._records(document.language, create=True)

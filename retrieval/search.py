@@ -154,10 +154,10 @@ class Searcher:
         candidates: dict[str, Candidate] = {}
 
         if mode in ("hybrid", "dense"):
-            start = time.perf_counter()
             if query_vector is None:
+                start = time.perf_counter()
                 query_vector = self.embeddings.embed_query_vector(query)
-            timings["embed"] = (time.perf_counter() - start) * 1000
+                timings["embed"] = (time.perf_counter() - start) * 1000
             start = time.perf_counter()
             dense_hits: list[tuple[float, Candidate]] = []
             where = filters.chroma_where()
@@ -180,8 +180,11 @@ class Searcher:
             start = time.perf_counter()
             doc_ids = self._filtered_doc_ids(filters)
             rank = 0
+            scope = filters.language
+            if scope is None and self.settings.retrieval.lexical_scope == "query_language":
+                scope = language
             for chunk_id, _score in self.lexical.search(
-                query, language, limit, doc_ids, in_language=filters.language
+                query, language, limit, doc_ids, in_language=scope
             ):
                 doc_id = chunk_id.split("::")[0]
                 if not self._live(chunk_id, doc_id):
@@ -197,7 +200,10 @@ class Searcher:
             doc_ids = self._filtered_doc_ids(filters)
             latent_hits: list[tuple[float, str]] = []
             offsets = self.lexical.latent_offsets(features.tolist(), weights.tolist())
-            for lang in self._languages(filters):
+            latent_languages = self._languages(filters)
+            if self.settings.retrieval.latent_scope == "query_language":
+                latent_languages = [lang for lang in latent_languages if lang == language]
+            for lang in latent_languages:
                 offset = offsets.get(lang, 0.0)
                 for chunk_id, score in self.lexical.search_latent(
                     features.tolist(), weights.tolist(), limit, doc_ids, in_language=lang

@@ -187,8 +187,8 @@ def test_chat_answers_each_piped_question_and_exits_at_eof(sample_index: Ingeste
     assert out.index(PROMPTS.get("answer_intro", "en")) < out.index(
         PROMPTS.get("answer_intro", "de")
     )
-    assert re.search(r"^\[1\] .+ — Article \d+", out, flags=re.MULTILINE)
-    assert re.search(r"^\[1\] .+ — Artikel \d+", out, flags=re.MULTILINE)
+    assert re.search(r"^\[1\] .+, Article \d+", out, flags=re.MULTILINE)
+    assert re.search(r"^\[1\] .+, Artikel \d+", out, flags=re.MULTILINE)
 
 
 def test_chat_on_an_empty_index_says_so(tmp_path: Path) -> None:
