@@ -93,7 +93,7 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
                 item = json.loads(question)
                 question_id, question = item.get("id"), clean_text(str(item["question"]))
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                _print_json({"error": "not a question line", "line": line, "line_number": number})
+                _print_json({"error": "not a question line", "line": line})
                 continue
             question_id = None if question_id is None else clean_text(str(question_id))
         answer = assistant.ask(question, language=args.lang, k=args.k, filters=filters)
