@@ -28,6 +28,7 @@ from telegram import Message, Update
 from telegram.constants import ChatType, MessageEntityType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
+from bot.ops import Metrics
 from retrieval.config import AccessSettings
 from retrieval.prompts import Prompts
 
@@ -143,7 +144,12 @@ def _allowed(update: object, policy: AccessPolicy) -> bool:
 async def gate(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """TypeHandler callback for group -1: let allowed updates through, refuse the rest."""
     policy: AccessPolicy = context.bot_data["access"]
-    if _allowed(update, policy):
+    allowed = _allowed(update, policy)
+    metrics: Metrics | None = context.bot_data.get("metrics")
+    if metrics is not None and isinstance(update, Update):
+        kind = next((str(t) for t in Update.ALL_TYPES if getattr(update, t, None)), "other")
+        metrics.updates.labels(type=kind, allowed=str(allowed).lower()).inc()
+    if allowed:
         return
     if isinstance(update, Update):
         user_id = update.effective_user.id if update.effective_user else None

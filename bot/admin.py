@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from telegram import Update
 
@@ -18,6 +20,7 @@ from retrieval.prompts import Prompts
 if TYPE_CHECKING:
     from retrieval.assistant import Assistant
 
+T = TypeVar("T")
 UPLOAD_SUFFIXES = (".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm")
 
 
@@ -27,6 +30,16 @@ async def _is_admin(update: Update, context: Context) -> bool:
         return True
     await say(update, context, "bot_admin_only")
     return False
+
+
+async def _serialised(update: Update, context: Context, operation: Callable[[], T]) -> T:
+    """Run an index write in a worker thread, one at a time: a second one is told it is
+    queued (``bot_admin_busy``) and starts when the first ends, instead of failing."""
+    lock: asyncio.Lock = dep(context, "admin_lock")
+    if lock.locked():
+        await say(update, context, "bot_admin_busy")
+    async with lock:
+        return await asyncio.to_thread(operation)
 
 
 async def stats(update: Update, context: Context) -> None:
@@ -51,9 +64,12 @@ async def reindex(update: Update, context: Context) -> None:
         return
     await say(update, context, "bot_reindex_started")
     assistant: Assistant = dep(context, "assistant")
-    report = await asyncio.to_thread(assistant.reindex)
+    report = await _serialised(update, context, assistant.reindex)
+    dep(context, "metrics").ingested(report)
     counts = report.to_json() | {"failed": len(report.failed)}
     await say(update, context, "bot_reindex_done", **counts)
+    if dep(context, "settings").vector_store.mode == "server":  # say what was (not) checked
+        await say(update, context, "bot_reindex_server_scope", foreign=report.foreign)
 
 
 async def forget(update: Update, context: Context) -> None:
@@ -64,7 +80,7 @@ async def forget(update: Update, context: Context) -> None:
         return
     doc_id = context.args[0]
     assistant: Assistant = dep(context, "assistant")
-    removed = await asyncio.to_thread(assistant.forget, doc_id)
+    removed = await _serialised(update, context, functools.partial(assistant.forget, doc_id))
     await say(
         update, context, "bot_forget_done" if removed else "bot_forget_missing", doc_id=doc_id
     )
@@ -98,7 +114,10 @@ async def upload(update: Update, context: Context) -> None:
     data = bytes(await telegram_file.download_as_bytearray())
     assistant: Assistant = dep(context, "assistant")
     async with typing(context.bot, message.chat_id):
-        report = await asyncio.to_thread(assistant.ingest_bytes, data, filename)
+        report = await _serialised(
+            update, context, functools.partial(assistant.ingest_bytes, data, filename)
+        )
+    dep(context, "metrics").ingested(report)
     if report.failed:
         reason = "; ".join(f.error for f in report.failed)
         await say(update, context, "bot_upload_failed", filename=filename, reason=reason)

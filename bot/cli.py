@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from bot.logs import configure_logging
 from retrieval.config import Settings, load_settings
 from retrieval.errors import RegulaError
+from retrieval.hygiene import clean_text, iso_date
 
 EXIT_OK, EXIT_ERROR, EXIT_PARTIAL = 0, 1, 2
 DEFAULT_CONFIG = Path("config.yaml")
@@ -72,30 +73,45 @@ def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
     assistant = _assistant(settings)
     filters = _filters(args)
     if args.question != "-":
-        answer = assistant.ask(args.question, language=args.lang, k=args.k, filters=filters)
+        question = clean_text(args.question)
+        answer = assistant.ask(question, language=args.lang, k=args.k, filters=filters)
         if args.json:
             _print_json(answer.to_json())
         else:
             sys.stdout.write(render_answer(answer, assistant.prompts))
         return EXIT_OK
-    for line in sys.stdin:  # batch: one question (or {"id", "question"}) per line
-        if not line.strip():
+    for number, raw in enumerate(sys.stdin.buffer, start=1):  # one question per line
+        line = _decode(raw)
+        if line is None:  # this line is lost, the batch goes on
+            _print_json({"error": "line is not valid UTF-8", "line_number": number})
             continue
-        question_id, question = None, line.strip()
+        if not line:
+            continue
+        question_id, question = None, line
         if question.startswith("{"):
             try:
                 item = json.loads(question)
-                question_id, question = item.get("id"), str(item["question"])
+                question_id, question = item.get("id"), clean_text(str(item["question"]))
             except (json.JSONDecodeError, KeyError, TypeError, AttributeError):
-                _print_json({"error": "not a question line", "line": line.strip()})
+                _print_json({"error": "not a question line", "line": line})
                 continue
+            question_id = None if question_id is None else clean_text(str(question_id))
         answer = assistant.ask(question, language=args.lang, k=args.k, filters=filters)
-        answer.id = None if question_id is None else str(question_id)
+        answer.id = question_id
         if args.json:
             _print_json(answer.to_json())
         else:
             sys.stdout.write(render_answer(answer, assistant.prompts) + "\n")
     return EXIT_OK
+
+
+def _decode(raw: bytes) -> str | None:
+    """A stdin line as clean text (no lone surrogates or control characters); ``None`` when
+    it is not UTF-8 (a single bad line is reported, never the end of a batch)."""
+    try:
+        return clean_text(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        return None
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
@@ -113,10 +129,13 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
         if interactive:
             sys.stdout.write(prompts.get("chat_prompt", args.lang or "en"))
             sys.stdout.flush()
-        line = sys.stdin.readline()
-        if not line:
+        raw = sys.stdin.buffer.readline()
+        if not raw:
             break
-        question = line.strip()
+        question = _decode(raw)
+        if question is None:
+            sys.stdout.write(prompts.get("chat_bad_text", args.lang or "en") + "\n")
+            continue
         if not question:
             continue
         answer = assistant.ask(question, language=args.lang, context=previous)
@@ -192,6 +211,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def _date(value: str) -> str:
+    """argparse type: a bad date is a usage error (exit status 2), checked before any work."""
+    try:
+        return iso_date(value)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from e
+
+
 def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="config file (default: ./config.yaml)")
@@ -221,8 +248,12 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--lang", default=None, help="answer language (default: detected)")
     ask.add_argument("--doc", action="append", help="only this document id (repeatable)")
     ask.add_argument("--in-language", default=None, help="only documents in this language")
-    ask.add_argument("--since", default=None, help="only documents dated on/after YYYY-MM-DD")
-    ask.add_argument("--until", default=None, help="only documents dated on/before YYYY-MM-DD")
+    ask.add_argument(
+        "--since", type=_date, default=None, help="only documents dated on/after YYYY-MM-DD"
+    )
+    ask.add_argument(
+        "--until", type=_date, default=None, help="only documents dated on/before YYYY-MM-DD"
+    )
     ask.set_defaults(handler=cmd_ask)
 
     chat = sub.add_parser("chat", parents=[common], help="terminal conversation (stdin)")
@@ -254,15 +285,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its URLs would carry the bot token
     os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
     handler: Callable[[argparse.Namespace, Settings], int] = args.handler
     try:
-        return handler(args, _settings(args))
+        settings = _settings(args)
+        configure_logging(settings.logging, verbose=args.verbose)  # the only place it is done
+        return handler(args, settings)
     except RegulaError as e:
         sys.stderr.write(f"regula: {e}\n")
         return EXIT_ERROR

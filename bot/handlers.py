@@ -22,6 +22,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import httpx
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -36,10 +37,13 @@ from telegram.error import TelegramError
 from bot import formatting
 from bot.access import addressed_text
 from bot.audit import AuditLog
+from bot.ops import Metrics
 from bot.ratelimit import SlidingWindow, send_html, typing
 from bot.replies import Context, dep, prompt_text, reply, say, user_language
 from bot.streaming import StreamedReply
 from retrieval.citations import source_label
+from retrieval.errors import StoreError
+from retrieval.hygiene import clean_text
 from retrieval.models import Answer
 from retrieval.prompts import Prompts
 
@@ -49,6 +53,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FOLLOWUP_MAX_WORDS = 5
+UNAVAILABLE = (StoreError, httpx.TransportError, ConnectionError)
+"""Failures to reach the index: the user is told to try again later, not that we failed."""
 FOLLOWUP_WINDOW_S = 15 * 60
 
 
@@ -117,9 +123,14 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
+    question = clean_text(question)
+    if not question:
+        return
     limiter: SlidingWindow = dep(context, "limiter")
+    metrics: Metrics = dep(context, "metrics")
     wait = limiter.hit(user.id)
     if wait:
+        metrics.rate_limited.inc()
         if limiter.first_refusal(user.id):
             await say(update, context, "bot_rate_limited", seconds=max(1, round(wait)))
         return
@@ -136,15 +147,23 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     ask = functools.partial(assistant.ask, question, language=language, context=prior)
     streamed: StreamedReply | None = None
     started = time.perf_counter()
-    async with typing(context.bot, chat.id):
-        if assistant.generator is None:
-            answer = await asyncio.to_thread(ask)
-        else:  # the model writes: one message shows what is verified, then the answer
-            placeholder = prompt_text(context, "bot_searching", user_language(update, context))
-            message_id = update.effective_message.message_id if update.effective_message else None
-            streamed = await StreamedReply.start(context.bot, chat.id, message_id, placeholder)
-            answer = await streamed.run(lambda report: ask(on_progress=report))
+    try:
+        async with typing(context.bot, chat.id):
+            if assistant.generator is None:
+                answer = await asyncio.to_thread(ask)
+            else:  # the model writes: one message shows what is verified, then the answer
+                placeholder = prompt_text(context, "bot_searching", user_language(update, context))
+                message = update.effective_message
+                message_id = message.message_id if message else None
+                streamed = await StreamedReply.start(context.bot, chat.id, message_id, placeholder)
+                answer = await streamed.run(lambda report: ask(on_progress=report))
+    except UNAVAILABLE as e:  # the index (or the Chroma server) cannot be read right now
+        log.warning("index unavailable for update %s: %s", update.update_id, e)
+        metrics.answered(language or user_language(update, context), "unavailable")
+        await say(update, context, "bot_unavailable")
+        return
     latency_ms = (time.perf_counter() - started) * 1000
+    _log_answer(update, context, question, answer, latency_ms)
     if not follow_up:
         previous[user.id] = (question, time.monotonic())
     audit: AuditLog = dep(context, "audit")
@@ -165,6 +184,22 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         await streamed.finish(html_text, markup)
     else:
         await reply(update, context, html_text, markup=markup)
+
+
+def _log_answer(
+    update: Update, context: Context, question: str, answer: Answer, latency_ms: float
+) -> None:
+    """One INFO line per answer; the question text only with ``logging.questions``."""
+    outcome = "refused" if answer.refused else "fallback" if answer.fallback else "answered"
+    dep(context, "metrics").answered(answer.language, outcome, latency_ms / 1000)
+    fields = {"update_id": update.update_id, "language": answer.language, "outcome": outcome,
+              "latency_ms": round(latency_ms, 1)}  # fmt: skip
+    if dep(context, "settings").logging.questions:
+        fields["question"] = question
+    log.info(
+        "update %s answered: language=%s outcome=%s latency_ms=%.0f",
+        update.update_id, answer.language, outcome, latency_ms, extra=fields,
+    )  # fmt: skip
 
 
 async def start(update: Update, context: Context) -> None:
@@ -297,7 +332,7 @@ async def inline_query(update: Update, context: Context) -> None:
     query = update.inline_query
     if query is None:
         return
-    text = query.query.strip()
+    text = clean_text(query.query)
     if not text:
         await query.answer([], cache_time=0, is_personal=True)
         return
@@ -321,6 +356,7 @@ async def inline_query(update: Update, context: Context) -> None:
 async def on_error(update: object, context: Context) -> None:
     """Log everything with its traceback; tell the user only that something went wrong."""
     log.error("error while handling an update", exc_info=context.error)
+    dep(context, "metrics").errors.inc()
     if not isinstance(update, Update):
         return
     if update.callback_query is not None:

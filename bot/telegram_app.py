@@ -2,16 +2,18 @@
 
 ``build_application`` wires the assistant and the bot's helpers into ``bot_data`` and registers
 the handlers in one place, the access gate first (group -1) so no other handler ever sees a
-stranger's update. ``serve`` is the entry point: it reads the token from the environment (never
-from config files), configures logging, and runs polling or a webhook until SIGINT/SIGTERM.
+stranger's update. ``serve`` reads the token from the environment (never from config files)
+and runs polling or a webhook until SIGINT/SIGTERM.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import secrets
 import signal
+import time
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
@@ -30,6 +32,7 @@ from telegram.ext import (
 from bot import admin, handlers
 from bot.access import AccessPolicy, gate
 from bot.audit import AuditLog
+from bot.ops import Metrics, OpsServer, index_health
 from bot.ratelimit import SlidingWindow
 from retrieval.config import Settings
 from retrieval.errors import ConfigError
@@ -69,6 +72,8 @@ def build_application(settings: Settings, assistant: Assistant, token: str) -> A
         audit=AuditLog.from_settings(settings),
         limiter=SlidingWindow(settings.telegram.rate_limit_per_minute),
         answers=handlers.AnswerCache(),
+        metrics=Metrics(),
+        admin_lock=asyncio.Lock(),
         languages={},
         previous={},
         followup_markers=handlers.followup_markers(assistant.prompts),
@@ -115,16 +120,9 @@ async def _post_shutdown(app: App) -> None:
     app.bot_data["audit"].close()
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Log to stderr; httpx only warnings, because its INFO lines carry the token in URLs."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-
-
 def serve(settings: Settings, assistant: Assistant) -> None:
     """Run the bot until SIGINT/SIGTERM, then close the assistant (which it now owns)."""
+    ops: OpsServer | None = None
     try:
         token = os.environ.get(TOKEN_ENV, "").strip()
         if not token:
@@ -134,8 +132,8 @@ def serve(settings: Settings, assistant: Assistant) -> None:
         if tg.mode == "webhook" and not tg.webhook_url:
             msg = "telegram.webhook_url is required when telegram.mode is 'webhook'"
             raise ConfigError(msg)
-        configure_logging()
         app = build_application(settings, assistant, token)
+        ops = _ops_server(settings, assistant, app.bot_data["metrics"])
         if tg.mode == "webhook":
             secret = os.environ.get(WEBHOOK_SECRET_ENV) or secrets.token_urlsafe(32)
             app.run_webhook(
@@ -150,5 +148,21 @@ def serve(settings: Settings, assistant: Assistant) -> None:
         else:
             app.run_polling(allowed_updates=Update.ALL_TYPES, stop_signals=STOP_SIGNALS)
     finally:
+        if ops is not None:
+            ops.stop()
         assistant.close()
     log.info("bot stopped")
+
+
+def _ops_server(settings: Settings, assistant: Assistant, metrics: Metrics) -> OpsServer | None:
+    """/healthz and /metrics on ``ops.http_port``, when it is set."""
+    if settings.ops.http_port is None:
+        return None
+    started = time.monotonic()
+    host, port = settings.ops.http_host, settings.ops.http_port
+    try:
+        server = OpsServer(host, port, metrics, lambda: index_health(assistant, metrics, started))
+    except OSError as e:
+        msg = f"ops.http_port: cannot listen on {host}:{port} ({e.strerror or e})"
+        raise ConfigError(msg) from e
+    return server.start()

@@ -24,6 +24,7 @@ from retrieval.ingest import Ingestor, SourceFile
 from retrieval.language import detect_language
 from retrieval.lexical import LexicalIndex
 from retrieval.models import Answer, Document, IngestReport, NearestDocument, Passage
+from retrieval.ownership import owned
 from retrieval.prompts import Prompts, default_prompts
 from retrieval.search import Searcher
 
@@ -189,11 +190,21 @@ class Assistant:
         return report
 
     def reindex(self) -> IngestReport:
-        """Re-check every indexed file on disk; drop documents whose file is gone."""
+        """Re-check the files of this worker's documents; drop those whose file is gone.
+
+        Only documents this worker ingested are touched (``retrieval.ownership``): in server
+        mode the others belong to workers whose disks we cannot see (counted in
+        ``report.foreign``), and bot uploads are never pruned.
+        """
+        embedded = self.settings.vector_store.mode == "embedded"
+        owner = self.ingestor.owner
+        documents = self.documents()
+        mine = [d for d in documents if owned(d, owner, embedded=embedded)]
         sources = [
-            SourceFile(d.doc_id, Path(d.path)) for d in self.documents() if Path(d.path).exists()
+            SourceFile(d.doc_id, Path(d.path), d.source_root) for d in mine if Path(d.path).exists()
         ]
         report = self.ingestor.ingest_sources(sources, prune=True, progress=False)
+        report.foreign = len(documents) - len(mine)
         self.searcher.refresh(force=True)
         return report
 

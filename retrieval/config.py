@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from retrieval.errors import ConfigError
 
@@ -302,6 +309,42 @@ class LLMSettings(Section):
     )
 
 
+class LoggingSettings(Section):
+    """How ``regula`` logs (configured once, by the entry point)."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="Lowest level logged to stderr; '-v' on the command line means DEBUG."
+    )
+    format: Literal["text", "json"] = Field(
+        "text",
+        description="'text': one readable line per record; 'json': one JSON object per line "
+        "with time, level, logger and message (answers add update_id, language, outcome and "
+        "latency_ms), for log collectors.",
+    )
+    questions: bool = Field(
+        False,
+        description="Also log the text of each question (off: questions may be personal; the "
+        "audit log keeps them under its own retention).",
+    )
+
+    @field_validator("level", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+
+class OpsSettings(Section):
+    """Health and metrics endpoints served beside the bot by ``regula serve``."""
+
+    http_port: int | None = Field(
+        None,
+        ge=1,
+        le=65535,
+        description="Port for GET /healthz and GET /metrics (Prometheus); unset: not served.",
+    )
+    http_host: str = Field("127.0.0.1", description="Address the health and metrics server binds.")
+
+
 class Settings(Section):
     """The whole configuration; see ``config.yaml`` for the defaults with comments."""
 
@@ -316,6 +359,8 @@ class Settings(Section):
     access: AccessSettings = Field(default_factory=AccessSettings)
     audit: AuditSettings = Field(default_factory=AuditSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
+    logging: LoggingSettings = Field(default_factory=LoggingSettings)
+    ops: OpsSettings = Field(default_factory=OpsSettings)
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:

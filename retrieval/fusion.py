@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.config import RetrievalSettings
+from retrieval.hygiene import iso_date
 
 
 @dataclass
@@ -16,6 +17,13 @@ class SearchFilters:
     language: str | None = None
     date_from: str | None = None
     date_to: str | None = None
+
+    def __post_init__(self) -> None:
+        """Dates must be ``YYYY-MM-DD``: a partial date would filter each retriever
+        differently (``ValueError`` with a message fit for the user)."""
+        for value in (self.date_from, self.date_to):
+            if value:
+                iso_date(value)
 
     def chroma_where(self) -> dict[str, Any] | None:
         """The document and date restrictions as a Chroma filter (the language picks the

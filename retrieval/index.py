@@ -426,3 +426,7 @@ class VectorStore:
 
     def count_chunks(self) -> int:
         return sum(int(self._records(slug).count()) for slug in self.chunk_languages())
+
+    def count_documents(self) -> int:
+        """Documents in the manifest (one cheap count; health checks)."""
+        return int(self._document_records.count())

@@ -8,6 +8,7 @@ the documents that changed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import sys
@@ -24,6 +25,7 @@ from retrieval.chunking import chunk_text
 from retrieval.config import Settings
 from retrieval.embeddings import DenseEmbeddings
 from retrieval.errors import LoaderError, RegulaError
+from retrieval.hygiene import normalize_language, safe_doc_id
 from retrieval.index import VectorStore
 from retrieval.language import detect_language
 from retrieval.latent import encode_latent
@@ -31,6 +33,7 @@ from retrieval.lexical import LexicalIndex
 from retrieval.loaders import load_bytes
 from retrieval.locking import WriterLock
 from retrieval.models import Chunk, Document, IngestFailure, IngestReport
+from retrieval.ownership import UPLOADS, owner_id, prunable
 from retrieval.translations import (
     GroupMap,
     PairScore,
@@ -50,6 +53,8 @@ CHUNKER_VERSION = "5"
 class SourceFile:
     doc_id: str
     path: Path
+    root: str = ""
+    """The folder (or file) given to ``ingest``: recorded so ``--prune`` stays inside it."""
 
 
 def discover(
@@ -61,9 +66,10 @@ def discover(
         if root.is_dir():
             for file in sorted(root.rglob("*")):
                 if file.is_file() and file.suffix.lower() in suffixes:
-                    yield SourceFile(file.relative_to(root).as_posix(), file.resolve())
+                    doc_id = safe_doc_id(file.relative_to(root).as_posix())
+                    yield SourceFile(doc_id, file.resolve(), str(root.resolve()))
         elif root.is_file():
-            yield SourceFile(root.name, root.resolve())
+            yield SourceFile(safe_doc_id(root.name), root.resolve(), str(root.resolve()))
         else:
             yield IngestFailure(str(root), "no such file or directory")
 
@@ -97,6 +103,7 @@ class Ingestor:
         self.lexical = lexical
         self.embeddings = embeddings
         self._lock = WriterLock(settings.storage.data_dir / "writer.lock")
+        self._embedded = settings.vector_store.mode == "embedded"
         self.last_pairs: list[PairScore] = []
 
     def ingest(
@@ -117,7 +124,17 @@ class Ingestor:
             progress=progress,
             on_file=on_file,
             rebuild=rebuild,
+            prune_roots=paths,
         )
+
+    @functools.cached_property
+    def owner(self) -> str:
+        """This worker's id, recorded on every document it writes (``retrieval.ownership``)."""
+        return owner_id(self.settings.storage.data_dir)
+
+    @property
+    def uploads(self) -> Path:
+        return self.settings.storage.data_dir / UPLOADS
 
     def ingest_sources(
         self,
@@ -128,16 +145,18 @@ class Ingestor:
         progress: bool | None = None,
         on_file: Callable[[str], None] | None = None,
         rebuild: bool = False,
+        prune_roots: Sequence[Path] | None = None,
     ) -> IngestReport:
         """Index files under the document ids given (``reindex`` keeps the original ids).
 
+        ``prune`` removes this worker's documents whose file is gone, only under
+        ``prune_roots`` when given, never bot uploads (``retrieval.ownership``).
         ``rebuild`` drops the whole index (Chroma collections and the lexical cache) first,
         so every file is embedded again, by the configured model; otherwise writing with
         another model than the one that built the index is refused.
         """
         report = IngestReport(failed=list(failures))
-        if self.settings.vector_store.mode == "embedded":
-            self._lock.acquire()
+        self._lock.acquire(file=self._embedded)
         try:
             if rebuild:
                 self.store.reset()
@@ -159,7 +178,7 @@ class Ingestor:
                 seen.add(source.doc_id)
                 self._ingest_one(source, manifest, report, changed)
             if prune:
-                report.removed += self._prune(manifest)
+                report.removed += self._prune(manifest, prune_roots)
             if changed:
                 self._regroup(changed)
         finally:
@@ -171,7 +190,10 @@ class Ingestor:
         stored_path.parent.mkdir(parents=True, exist_ok=True)
         load_bytes(data, filename, max_bytes=self._max_bytes())  # reject before storing
         stored_path.write_bytes(data)
-        return self.ingest([stored_path])
+        source = SourceFile(
+            safe_doc_id(stored_path.name), stored_path.resolve(), str(stored_path.parent.resolve())
+        )
+        return self.ingest_sources([source], progress=False)
 
     def _max_bytes(self) -> int:
         return int(self.settings.ingest.max_file_mb * 1024 * 1024)
@@ -213,7 +235,7 @@ class Ingestor:
     def _prepare(
         self, source: SourceFile, text: str, metadata: dict[str, str], digest: str
     ) -> tuple[Document, list[Chunk]]:
-        declared = metadata.get("language", "").strip().lower()[:2]
+        declared = normalize_language(metadata.get("language"))
         language = declared or detect_language(
             text,
             self.settings.languages.candidates,
@@ -241,6 +263,8 @@ class Ingestor:
             source=metadata.get("source", ""),
             group_id=source.doc_id,
             chunk_count=len(chunks),
+            source_root=source.root,
+            owner=self.owner,
         )
         return document, chunks
 
@@ -277,8 +301,12 @@ class Ingestor:
             latent,
         )
 
-    def _prune(self, manifest: dict[str, Document]) -> int:
-        gone = [d for d, doc in manifest.items() if not Path(doc.path).exists()]
+    def _prune(self, manifest: dict[str, Document], roots: Sequence[Path] | None) -> int:
+        gone = [
+            d
+            for d, doc in manifest.items()
+            if prunable(doc, self.owner, embedded=self._embedded, uploads=self.uploads, roots=roots)
+        ]
         self.store.remove_documents(gone)
         self.lexical.remove_documents(gone)
         for doc_id in gone:
@@ -289,8 +317,7 @@ class Ingestor:
         manifest = self.store.manifest()
         if doc_id not in manifest:
             return False
-        if self.settings.vector_store.mode == "embedded":
-            self._lock.acquire()
+        self._lock.acquire(file=self._embedded)
         try:
             self.store.remove_documents([doc_id])
             self.lexical.remove_documents([doc_id])

@@ -27,6 +27,7 @@ import yaml
 from docx.table import Table
 
 from retrieval.errors import LoaderError
+from retrieval.hygiene import normalize_language
 from retrieval.models import LoadedDocument
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
@@ -456,9 +457,8 @@ def _clean_metadata(meta: dict[str, str]) -> dict[str, str]:
     cleaned: dict[str, str] = {}
     for key, value in meta.items():
         value = " ".join(unicodedata.normalize("NFC", value).split())
-        if key == "language":
-            code = re.fullmatch(r"([A-Za-z]{2,3})(?:[-_][A-Za-z0-9]+)*", value)
-            value = code.group(1).lower() if code else value
+        if key == "language":  # ISO 639-1 from any code or name; unknown: detected later
+            value = normalize_language(value) or ""
         if value:
             cleaned[key] = value
     return cleaned

@@ -38,6 +38,10 @@ class Document:
     source: str = ""
     group_id: str = ""
     chunk_count: int = 0
+    source_root: str = ""
+    """The folder (or file) given to ``ingest`` that this document came from."""
+    owner: str = ""
+    """The worker (data dir) whose ingest wrote it; only it may prune it (``ownership``)."""
 
 
 def with_header(header: str, text: str) -> str:
@@ -173,9 +177,11 @@ class IngestReport:
     removed: int = 0
     chunks: int = 0
     failed: list[IngestFailure] = field(default_factory=list)
+    foreign: int = 0
+    """``/reindex``: documents left alone because another worker owns them (server mode)."""
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        payload: dict[str, Any] = {
             "added": self.added,
             "updated": self.updated,
             "unchanged": self.unchanged,
@@ -183,3 +189,6 @@ class IngestReport:
             "chunks": self.chunks,
             "failed": [asdict(f) for f in self.failed],
         }
+        if self.foreign:
+            payload["foreign"] = self.foreign
+        return payload

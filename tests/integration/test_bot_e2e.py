@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dtm
 import itertools
+import json
 import os
 import shutil
 import signal
@@ -807,3 +808,66 @@ def test_regula_serve_without_a_token_says_so(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 1
     assert "TELEGRAM_BOT_TOKEN is not set" in proc.stderr
+
+
+def _metric(text: str, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return sum(
+        sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items())
+    )
+
+
+async def test_regula_serve_health_metrics_and_json_logs(
+    serve_env: tuple[dict[str, str], LoopbackBotAPI], tmp_path: Path
+) -> None:
+    env, api = serve_env
+    port = _free_port()
+    env |= {"REGULA_OPS__HTTP_PORT": str(port), "REGULA_LOGGING__FORMAT": "json"}
+    proc = _serve(env, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    questions = [
+        ORAL,
+        "Who wrote the opera Carmen?",
+        "Wie muss eine mündliche Petition erfasst werden?",
+    ]
+    try:
+        await api.wait_for(lambda: api.calls_of("setMyCommands"), within=120)
+        await _wait_for_port(port, within=60)
+        async with httpx.AsyncClient() as client:
+            before = (await client.get(base + "/metrics")).text
+            assert _metric(before, "regula_questions_total") == 0
+            alice = u.user(ALICE)
+            chat = api.add_chat(u.private_chat(alice))
+            for n, question in enumerate(questions, start=1):
+                api.push_update(u.message(alice, chat, question))
+                await api.wait_for(lambda n=n: len(api.sent_to(ALICE)) >= n, within=120)
+            health = await client.get(base + "/healthz")
+            after = (await client.get(base + "/metrics")).text
+    finally:
+        code, err = _terminate(proc)
+    assert code == 0, err
+    assert health.status_code == 200
+    body = health.json()
+    assert (body["status"], body["documents"]) == ("ok", 2)
+    assert body["chunks"] > 0
+    assert body["index_revision"]
+    assert _metric(after, "regula_questions_total") == len(questions)
+    assert _metric(after, "regula_answer_seconds_count") == len(questions)
+    assert _metric(after, "regula_telegram_updates_total", type="message", allowed="true") == 3
+    assert _metric(after, "regula_documents") == 2
+    assert "Carmen" not in after
+    assert str(ALICE) not in after
+    records = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
+    assert any(r["message"].startswith("bot @") and r["level"] == "INFO" for r in records)
+    answers = [r for r in records if "outcome" in r]
+    assert len(answers) == len(questions)
+    for outcome in {r["outcome"] for r in answers}:  # the log and the metrics tell one story
+        logged = [r["outcome"] for r in answers].count(outcome)
+        assert _metric(after, "regula_questions_total", outcome=outcome) == logged
+    assert all({"update_id", "language", "latency_ms"} <= r.keys() for r in answers)
+    assert "Carmen" not in err  # questions are not logged by default
+    assert TOKEN not in err

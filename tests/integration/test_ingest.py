@@ -8,6 +8,7 @@ chunks); the translation tests read the session's sample index.
 
 from __future__ import annotations
 
+import fcntl
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,6 @@ from retrieval.assistant import Assistant
 from retrieval.citations import verify_quote
 from retrieval.errors import IndexLockedError
 from retrieval.index import VectorStore
-from retrieval.locking import WriterLock
 from tests.fixtures_files import make_binary_named, make_corrupt_pdf, write_text
 from tests.integration.helpers import (
     IngestedCorpus,
@@ -407,8 +407,13 @@ def test_second_writer_is_refused_with_a_clear_message(
     assistant: Assistant, corpus: Path, tmp_path: Path
 ) -> None:
     data_dir = tmp_path / "data"
-    lock = WriterLock(data_dir / "writer.lock")
-    lock.acquire()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    # Another process's lock: a flock on a file descriptor of its own, holder written in it.
+    # (A WriterLock in this process would make the ingest wait its turn instead.)
+    lock = (data_dir / "writer.lock").open("a+", encoding="utf-8")
+    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    lock.write("pid 424242")
+    lock.flush()
     try:
         with pytest.raises(IndexLockedError) as excinfo:
             assistant.ingest([corpus], progress=False)
@@ -423,7 +428,8 @@ def test_second_writer_is_refused_with_a_clear_message(
         assert "being written by pid" in process.stderr
         assert "Traceback" not in process.stderr
     finally:
-        lock.release()
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        lock.close()
 
     assert assistant.documents() == []
     report = assistant.ingest([corpus / "gifts.md"], progress=False)  # free again

@@ -28,7 +28,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import SAMPLE, free_port, json_lines, regula, stop_process
+from retrieval.assistant import Assistant
+from tests.integration.helpers import (
+    SAMPLE,
+    free_port,
+    json_lines,
+    regula,
+    settings_for,
+    stop_process,
+    write_files,
+)
 
 FILES = ("ig-2024-07.en.md", "ig-2024-07.fr.md")
 LATER_FILE = "nic-2023-12.en.md"
@@ -278,3 +287,57 @@ def test_the_token_is_sent_and_a_wrong_one_is_a_clear_error(
         assert "Traceback" not in process.stderr
         assert "not-the-token" not in process.stderr  # never echo the secret
     assert auth_proxy.refused >= 2
+
+
+# -- two workers, one server: pruning never crosses owners ---------------------------------------
+
+
+def test_neither_workers_prune_or_reindex_removes_the_others_documents(
+    tmp_path: Path, server: Server
+) -> None:
+    """Workers A and B (own data dirs, same folder layout, different disks) share a collection.
+    A cannot see B's file; whatever A prunes or re-indexes, B's document stays, and B's
+    re-index leaves A's alone."""
+    sections = {"vector_store": {"mode": "server", "port": server.port, "collection": "owners"}}
+    env = server.env(REGULA_VECTOR_STORE__COLLECTION="owners")
+    shared = tmp_path / "srv"  # the same path on both hosts
+    data_a, data_b = tmp_path / "data-a", tmp_path / "data-b"
+    a1, a2, b1 = write_files(shared, {
+        "a1.md": (SAMPLE / LATER_FILE).read_text(encoding="utf-8"),
+        "a2.md": (SAMPLE / "ig-2024-02.pl.md").read_text(encoding="utf-8"),
+        "b1.md": (SAMPLE / FILES[1]).read_text(encoding="utf-8"),
+    })  # fmt: skip
+    for data_dir, files in ((data_a, (a1, a2)), (data_b, (b1,))):
+        ingested = regula("ingest", *files, "--json", "--data-dir", data_dir, env=env)
+        assert ingested.returncode == 0, ingested.stderr
+
+    def docs() -> set[str]:
+        listed = regula("docs", "--json", "--data-dir", data_a, env=env)
+        return {d["doc_id"] for d in json.loads(listed.stdout)}
+
+    assert docs() == {"a1.md", "a2.md", "b1.md"}
+    hidden = tmp_path / "b-disk.md"
+    b1.rename(hidden)  # from now on B's file is on a disk A cannot see
+    pruned = regula("ingest", shared, "--prune", "--json", "--data-dir", data_a, env=env)
+    assert pruned.returncode == 0, pruned.stderr
+    assert json.loads(pruned.stdout)["removed"] == 0  # b1.md is under srv/ and gone, but B's
+    worker_a = Assistant.from_settings(settings_for(data_a, **sections))
+    try:
+        report = worker_a.reindex()
+        assert (report.removed, report.foreign, report.unchanged) == (0, 1, 2)
+        assert docs() == {"a1.md", "a2.md", "b1.md"}
+        a2.unlink()  # A's own file gone: A's re-index removes it
+        report = worker_a.reindex()
+        assert (report.removed, report.foreign) == (1, 1)
+    finally:
+        worker_a.close()
+    assert docs() == {"a1.md", "b1.md"}
+    hidden.rename(b1)
+    a1.unlink()  # on B's disk, A's file does not exist: B must not judge it
+    worker_b = Assistant.from_settings(settings_for(data_b, **sections))
+    try:
+        report = worker_b.reindex()
+        assert (report.removed, report.foreign, report.unchanged) == (0, 1, 1)
+    finally:
+        worker_b.close()
+    assert docs() == {"a1.md", "b1.md"}
