@@ -10,9 +10,11 @@ so no chunk starts mid-list. A file that holds one article whose number is only 
 metadata (legal databases, PDF extraction: "Title 1. The controller shall … 2. …") is read as
 that article. Text with no article structure (reports, letters) is cut by paragraphs ("¶ 7").
 
-Every chunk carries a contextual ``header`` (document title, article, chapter) that is embedded
-and lexically indexed with it but never shown or quoted: the stored text stays the body's own
-words.
+Every chunk of an article carries a contextual ``header`` (document title, chapter, article)
+that is embedded and lexically indexed with it but never shown or quoted: the stored text stays
+the body's own words. On the EU development set (tuning half) the header moved dense recall@10
+from 0.56 to 0.67. Plain paragraphs get none: repeating a report's title on each of its chunks
+made them alike and cut the seeds' recall@4 from 0.91 to 0.73.
 """
 
 from __future__ import annotations
@@ -335,7 +337,7 @@ def chunk_text(
         for group in _pack(numbered, max_chars, min_chars):
             first, last = group[0].number, group[-1].number
             locator = f"¶ {first}" if first == last else f"¶ {first}–{last}"
-            pieces.append((locator, "\n".join(p.text for p in group), title))
+            pieces.append((locator, "\n".join(p.text for p in group), ""))
 
     emit_plain(preamble)
     for art in articles:

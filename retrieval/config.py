@@ -181,16 +181,6 @@ class RetrievalSettings(Section):
     group_translations: bool = Field(
         True, description="Collapse translations of the same passage into one result."
     )
-    lexical_scope: Literal["query_language", "all"] = Field(
-        "query_language",
-        description="Which documents BM25 ranks: only those in the question's language (words "
-        "match only within a language), or all of them.",
-    )
-    latent_scope: Literal["query_language", "all"] = Field(
-        "all",
-        description="Which documents the latent terms rank: those in the question's language, "
-        "or every language (each centred on its own language).",
-    )
 
 
 class AnswerSettings(Section):

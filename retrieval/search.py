@@ -180,11 +180,8 @@ class Searcher:
             start = time.perf_counter()
             doc_ids = self._filtered_doc_ids(filters)
             rank = 0
-            scope = filters.language
-            if scope is None and self.settings.retrieval.lexical_scope == "query_language":
-                scope = language
             for chunk_id, _score in self.lexical.search(
-                query, language, limit, doc_ids, in_language=scope
+                query, language, limit, doc_ids, in_language=filters.language
             ):
                 doc_id = chunk_id.split("::")[0]
                 if not self._live(chunk_id, doc_id):
@@ -200,10 +197,7 @@ class Searcher:
             doc_ids = self._filtered_doc_ids(filters)
             latent_hits: list[tuple[float, str]] = []
             offsets = self.lexical.latent_offsets(features.tolist(), weights.tolist())
-            latent_languages = self._languages(filters)
-            if self.settings.retrieval.latent_scope == "query_language":
-                latent_languages = [lang for lang in latent_languages if lang == language]
-            for lang in latent_languages:
+            for lang in self._languages(filters):
                 offset = offsets.get(lang, 0.0)
                 for chunk_id, score in self.lexical.search_latent(
                     features.tolist(), weights.tolist(), limit, doc_ids, in_language=lang
