@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DATA ?= data
 SAMPLE := corpus/sample
 
-.PHONY: run test lint ingest eval bench clean
+.PHONY: run test lint ingest eval ablate bench clean
 
 $(BIN)/regula: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,11 @@ ingest: $(BIN)/regula
 
 eval: $(BIN)/regula
 	$(BIN)/regula eval eval/sample_qa.jsonl --data-dir $(DATA)
+
+# Every quality figure in the README: each retrieval mode on the seeds, the sample and both
+# halves of the EU development set (../shared; the EU corpus is exported on first use).
+ablate: $(BIN)/regula
+	$(BIN)/python benchmarks/ablate.py
 
 # One OpenMP thread per process: the model's spinning threads collapse on a shared machine.
 bench: $(BIN)/regula
