@@ -53,7 +53,7 @@ _HEADING_SEPARATORS = " .:—–-"
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?؟。])\s+")
 # Where a point of an enumeration starts inside a run-on paragraph: after ":" or ";" (and an
 # optional "and"/"or"), a marker "(a)", "(ii)", "(12)", "a)".
-_POINT_START_RE = re.compile(
+POINT_START_RE = re.compile(
     r"(?<=[:;])\s+(?:(?:and|or|et|ou|und|oder|y|o|e|i|lub|dan|atau|và|hoặc)\s+)?"
     r"(?=\(?(?:[a-z]{1,2}|[ivxl]+|\d{1,3})\)\s)"
 )
@@ -234,7 +234,7 @@ def _split_long(text: str, max_chars: int) -> list[str]:
 
 def split_points(text: str) -> tuple[str, list[str]]:
     """("lead-in:", ["(a) …;", "(b) …"]) for a paragraph that enumerates points, else (text, [])."""
-    cuts = [m.end() for m in _POINT_START_RE.finditer(text)]
+    cuts = [m.end() for m in POINT_START_RE.finditer(text)]
     if not cuts:
         return text, []
     bounds = [*cuts, len(text)]

@@ -13,15 +13,10 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from retrieval.chunking import paragraph_of
+from retrieval.chunking import POINT_START_RE, paragraph_of
 
 _SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?؟。])[\"'”»)]?\s+")
 _MARKER_RE = re.compile(r"\[(\d+)\]")
-# A point of an enumeration starts after ":" or ";" (and an optional "and"/"or") at a marker.
-_POINT_BOUNDARY = re.compile(
-    r"(?<=[:;])\s+(?:(?:and|or|et|ou|und|oder|y|o|e|i|lub|dan|atau|và|hoặc)\s+)?"
-    r"(?=\(?(?:[a-z]{1,2}|[ivxl]+|\d{1,3})\)\s)"
-)
 _POINT_MARK = re.compile(r"^\(?(?P<point>[a-z]{1,2}|[ivxl]+|\d{1,3})\)\s")
 _NUMBERED_PARAGRAPH = re.compile(r"^\(?\d+[.)]?\)?\s")
 QUOTE_JOIN = " … "
@@ -71,7 +66,7 @@ def split_sentences(text: str) -> list[Sentence]:
                 continue  # "Art. 5", "No. 12", "1. The …": not an end of sentence
             cuts.append((match.start() + len(match.group(0).rstrip()), match.end()))
             piece_start = match.end()
-        cuts.extend((m.start(), m.end()) for m in _POINT_BOUNDARY.finditer(stripped_line))
+        cuts.extend((m.start(), m.end()) for m in POINT_START_RE.finditer(stripped_line))
         cuts.sort()
         bounds = [(0, 0), *cuts, (len(stripped_line), len(stripped_line))]
         for (_, a), (b, _) in itertools.pairwise(bounds):
