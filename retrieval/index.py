@@ -326,6 +326,27 @@ class VectorStore:
             self._document_records.update(ids=ids, metadatas=metadatas)
             self._bump_revision()
 
+    def update_validity(
+        self, documents: Sequence[Document], chunk_metadata: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Rewrite the version fields of manifest records and merge ``chunk_metadata`` (one
+        mapping per document) into the metadata of each document's live chunks."""
+        if not documents:
+            return
+        for doc, extra in zip(documents, chunk_metadata, strict=True):
+            records = self._records(doc.language)
+            ids = chunk_ids(doc.doc_id, doc.version, doc.chunk_count)
+            if records is None or not ids:
+                continue
+            for start in range(0, len(ids), WRITE_BATCH):
+                batch = ids[start : start + WRITE_BATCH]
+                records.update(ids=batch, metadatas=[dict(extra)] * len(batch))
+        self._document_records.update(
+            ids=[d.doc_id for d in documents],
+            metadatas=[_document_metadata(d) for d in documents],
+        )
+        self._bump_revision()
+
     def remove_documents(self, doc_ids: Iterable[str]) -> None:
         records = self._manifest_records(list(doc_ids))
         if not records:

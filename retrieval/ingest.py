@@ -8,6 +8,7 @@ the documents that changed.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import logging
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from retrieval import versions
 from retrieval.chunking import chunk_text
 from retrieval.config import Settings
 from retrieval.embeddings import DenseEmbeddings
@@ -30,7 +32,7 @@ from retrieval.index import VectorStore
 from retrieval.language import detect_language
 from retrieval.latent import encode_latent
 from retrieval.lexical import LexicalIndex
-from retrieval.loaders import load_bytes
+from retrieval.loaders import load_bytes, sidecar_metadata
 from retrieval.locking import WriterLock
 from retrieval.models import Chunk, Document, IngestFailure, IngestReport
 from retrieval.ownership import UPLOADS, owner_id, prunable
@@ -84,8 +86,14 @@ def content_hash(data: bytes, settings: Settings) -> str:
 
 
 def _date_number(date: str) -> int:
-    digits = "".join(c for c in date[:10] if c.isdigit())
-    return int(digits) if len(digits) == 8 else 0
+    return versions.day_number(date)
+
+
+def _validity_metadata(document: Document) -> dict[str, Any]:
+    """Chunk metadata the as-of filter compares (``SearchFilters.chroma_where``)."""
+    start, end = versions.window(document)
+    return {"work": document.work, "status": document.status,
+            "valid_from_num": start, "valid_until_num": end}  # fmt: skip
 
 
 class Ingestor:
@@ -181,6 +189,7 @@ class Ingestor:
                 report.removed += self._prune(manifest, prune_roots)
             if changed:
                 self._regroup(changed)
+            report.conflicts = self.apply_validity()
         finally:
             self._lock.release()
         return report
@@ -207,13 +216,15 @@ class Ingestor:
     ) -> None:
         try:
             data = source.path.read_bytes()
-            digest = content_hash(data, self.settings)
+            sidecar, sidecar_bytes = sidecar_metadata(source.path)
+            digest = content_hash(data + sidecar_bytes, self.settings)
             previous = manifest.get(source.doc_id)
             if previous is not None and previous.content_hash == digest:
                 report.unchanged += 1
                 return
             loaded = load_bytes(data, source.path.name, max_bytes=self._max_bytes())
-            document, chunks = self._prepare(source, loaded.text, loaded.metadata, digest)
+            metadata = {**loaded.metadata, **sidecar}
+            document, chunks = self._prepare(source, loaded.text, metadata, digest)
             if not chunks:
                 raise LoaderError(str(source.path), "no text to index after parsing")
             self._write(document, chunks)
@@ -235,6 +246,10 @@ class Ingestor:
     def _prepare(
         self, source: SourceFile, text: str, metadata: dict[str, str], digest: str
     ) -> tuple[Document, list[Chunk]]:
+        try:
+            validity = versions.declared_validity(metadata, source.doc_id)
+        except ValueError as e:
+            raise LoaderError(str(source.path), str(e)) from e
         declared = normalize_language(metadata.get("language"))
         language = declared or detect_language(
             text,
@@ -265,6 +280,7 @@ class Ingestor:
             chunk_count=len(chunks),
             source_root=source.root,
             owner=self.owner,
+            **validity,
         )
         return document, chunks
 
@@ -289,6 +305,7 @@ class Ingestor:
                 "date_num": _date_number(document.date),
                 "source": document.source,
                 "latent": latent_terms,
+                **_validity_metadata(document),
             }
             for c, latent_terms in zip(chunks, latent, strict=True)
         ]
@@ -299,6 +316,7 @@ class Ingestor:
             document.language,
             list(zip(ids, indexed, strict=True)),
             latent,
+            versions.lexical_window(document),
         )
 
     def _prune(self, manifest: dict[str, Document], roots: Sequence[Path] | None) -> int:
@@ -325,9 +343,31 @@ class Ingestor:
             groups.detach(doc_id)
             remaining = {d: g for d, g in groups.as_dict().items() if d != doc_id}
             self.store.update_groups(remaining)
+            self.apply_validity()
         finally:
             self._lock.release()
         return True
+
+    def apply_validity(self) -> list[dict[str, Any]]:
+        """Derive every version's end from the manifest; write what changed to the manifest,
+        the chunks' metadata and the lexical index; return the conflicts (caller holds the lock).
+
+        Also gives the version fields to documents of an index written before them.
+        """
+        stored = self.store.manifest()
+        manifest = dict(stored)
+        for doc_id, doc in manifest.items():
+            if not doc.work:  # an older index: the defaults, from what the manifest knows
+                known = {"date": doc.date, "number": doc.number}
+                fields: dict[str, Any] = versions.declared_validity(known, doc_id)
+                manifest[doc_id] = dataclasses.replace(doc, **fields)
+        resolution = versions.resolve(manifest.values())
+        resolved = [resolution.apply(doc) for doc in manifest.values()]
+        changed = [d for d in resolved if d != stored[d.doc_id]]
+        if changed:
+            self.store.update_validity(changed, [_validity_metadata(d) for d in changed])
+            self.lexical.set_windows({d.doc_id: versions.lexical_window(d) for d in changed})
+        return [c.to_json() for c in resolution.conflicts]
 
     # -- translation groups ------------------------------------------------------------------
     def _doc_vectors_and_text(self, doc: Document) -> tuple[np.ndarray[Any, Any], str]:
@@ -364,7 +404,7 @@ class Ingestor:
             neighbours |= by_number.get(doc.number, set()) if doc.number else set()
             for other_id in sorted(neighbours - {doc_id}):
                 other = manifest[other_id]
-                if other.language == doc.language:
+                if other.language == doc.language or not versions.may_be_translations(doc, other):
                     continue
                 pair = self.score_pair(doc, other)
                 self.last_pairs.append(pair)
