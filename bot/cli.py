@@ -64,6 +64,7 @@ def _filters(args: argparse.Namespace) -> Any:
     return SearchFilters(
         doc_ids=args.doc or None, language=args.in_language,
         date_from=args.since, date_to=args.until,
+        as_of=args.as_of, include_drafts=args.include_drafts,
     )  # fmt: skip
 
 
@@ -116,9 +117,11 @@ def _decode(raw: bytes) -> str | None:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.render import render_answer
+    from retrieval.fusion import SearchFilters
 
     assistant = _assistant(settings)
     prompts = assistant.prompts
+    filters = SearchFilters(as_of=args.as_of)
     interactive = sys.stdin.isatty()
     if interactive:
         sys.stdout.write(prompts.get("chat_welcome", args.lang or "en") + "\n")
@@ -138,7 +141,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             continue
         if not question:
             continue
-        answer = assistant.ask(question, language=args.lang, context=previous)
+        answer = assistant.ask(question, language=args.lang, context=previous, filters=filters)
         sys.stdout.write(render_answer(answer, prompts) + "\n")
         sys.stdout.flush()
         previous = question
@@ -150,10 +153,31 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 
     documents = _assistant(settings).documents()
     if args.json:
-        _print_json([vars(d) if hasattr(d, "__dict__") else d for d in documents])
+        _print_json([_document_json(d) for d in documents])
     else:
         sys.stdout.write(render_documents(documents))
     return EXIT_OK
+
+
+def _document_json(document: Any) -> dict[str, Any]:
+    """A manifest record as ``docs --json`` and ``history --json`` print it."""
+    payload = dict(vars(document))
+    payload["valid_until"] = payload["valid_until"] or None
+    payload["valid_from"] = payload["valid_from"] or None
+    for key in ("repeals", "amends"):
+        payload[key] = [w.strip() for w in payload[key].split(",") if w.strip()]
+    return payload
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.render import render_history
+
+    versions = _assistant(settings).history(args.work)
+    if args.json:
+        _print_json({"work": args.work, "versions": [_document_json(d) for d in versions]})
+    else:
+        sys.stdout.write(render_history(args.work, versions))
+    return EXIT_OK if versions else EXIT_ERROR
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
@@ -183,8 +207,13 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         wanted = load_ids(args.ids)
         items = [item for item in items if item.id in wanted]
     depth = max(RECALL_AT)
+    from retrieval.fusion import SearchFilters
+
     outcomes, rows = evaluate(
-        items, lambda item: assistant.ask(item.question, k=args.k, retrieve=depth)
+        items,
+        lambda item: assistant.ask(
+            item.question, k=args.k, retrieve=depth, filters=SearchFilters(as_of=item.as_of)
+        ),
     )
     llm = llm_totals(outcomes) if settings.answer.mode == "llm" else None
     stages = stage_timings(outcomes)
@@ -254,11 +283,23 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--until", type=_date, default=None, help="only documents dated on/before YYYY-MM-DD"
     )
+    ask.add_argument(
+        "--as-of", type=_date, default=None, help="versions in force on YYYY-MM-DD (default today)"
+    )
+    ask.add_argument("--include-drafts", action="store_true", help="search draft versions too")
     ask.set_defaults(handler=cmd_ask)
 
     chat = sub.add_parser("chat", parents=[common], help="terminal conversation (stdin)")
     chat.add_argument("--lang", default=None, help="answer language (default: detected)")
+    chat.add_argument(
+        "--as-of", type=_date, default=None, help="versions in force on YYYY-MM-DD (default today)"
+    )
     chat.set_defaults(handler=cmd_chat)
+
+    history = sub.add_parser("history", parents=[common], help="the versions of one work")
+    history.add_argument("work", help="the work (its `work` key, `number`, or doc id)")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.set_defaults(handler=cmd_history)
 
     for name, handler, text in (
         ("docs", cmd_docs, "list indexed documents"),
