@@ -233,6 +233,40 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """``regula audit changed``: answers whose cited text was since edited, superseded,
+    repealed or removed (notified or not)."""
+    import datetime as dt
+
+    from bot.audit import AuditLog
+    from retrieval.versions import changes
+
+    since = dt.datetime.fromisoformat(args.since).replace(tzinfo=dt.UTC) if args.since else None
+    manifest = {d.doc_id: d for d in _assistant(settings).documents()}
+    audit = AuditLog.from_settings(settings)
+    found = []
+    for row in audit.with_citations(since.timestamp() if since else 0.0):
+        changed = changes(row["cited_versions"], manifest)
+        if changed:
+            asked = dt.datetime.fromtimestamp(row["ts"], dt.UTC).isoformat(timespec="seconds")
+            found.append({"id": row["id"], "asked_at": asked, "user_id": row["user_id"],
+                          "question": row["question"], "as_of": row["as_of"] or None,
+                          "notified": bool(row["notified"]),
+                          "changes": [c.to_json() for c in changed]})  # fmt: skip
+    audit.close()
+    if args.json:
+        _print_json(found)
+    else:
+        for item in found:
+            sys.stdout.write(f"#{item['id']} {item['asked_at']} user {item['user_id']}: "
+                             f"{item['question']}\n")  # fmt: skip
+            for c in item["changes"]:
+                detail = " ".join(x for x in (c["since"] and f"from {c['since']}",
+                                              c["by"] and f"by {c['by']}") if x)  # fmt: skip
+                sys.stdout.write(f"    {c['kind']}: {c['doc_id']} {detail}\n")
+    return EXIT_OK
+
+
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.telegram_app import serve
 
@@ -318,6 +352,12 @@ def _parser() -> argparse.ArgumentParser:
         "--ids", type=Path, default=None, help="only the questions whose ids this file lists"
     )
     evaluation.set_defaults(handler=cmd_eval)
+
+    audit = sub.add_parser("audit", parents=[common], help="the audit log")
+    audit.add_argument("action", choices=["changed"], help="changed: answers whose rule changed")
+    audit.add_argument("--since", type=_date, default=None, help="asked on/after YYYY-MM-DD")
+    audit.add_argument("--json", action="store_true", help="print JSON")
+    audit.set_defaults(handler=cmd_audit)
 
     serve = sub.add_parser("serve", parents=[common], help="run the Telegram bot")
     serve.set_defaults(handler=cmd_serve)

@@ -28,6 +28,7 @@ new one, never half. The pending record, written before the chunks, names both v
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,9 +36,10 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from chromadb.errors import InternalError as ChromaInternalError
 from langchain_chroma import Chroma
 
-from retrieval.chroma_client import connect
+from retrieval.chroma_client import connect, reconnect
 from retrieval.embeddings import EmbeddingModel, require_model
 from retrieval.errors import StoreError
 from retrieval.models import Document
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 
     from retrieval.config import Settings
     from retrieval.embeddings import DenseEmbeddings
+
+logger = logging.getLogger(__name__)
 
 COSINE = {"hnsw:space": "cosine"}
 WRITE_BATCH = 1000  # records per Chroma call
@@ -104,6 +108,14 @@ class VectorStore:
         # Raw collection for batch writes with precomputed vectors; typed loosely because
         # chromadb's metadata and filter types are stricter than what they accept.
         self._document_records: Any = self.documents._collection
+
+    def reopen(self) -> None:
+        """Embedded mode: reload the store from disk after another process wrote to it."""
+        if self.settings.vector_store.mode != "embedded":
+            return
+        self._client = reconnect(self.settings, self._client)
+        self._chunk_stores.clear()
+        self._open()
 
     def reset(self) -> None:
         """Delete every chunk, the manifest and the state, and start an empty index."""
@@ -428,9 +440,20 @@ class VectorStore:
         if store is None:
             return []
         # Chroma >= 1.0 returns fewer results when the collection holds fewer than ``limit``.
-        results = store.similarity_search_by_vector_with_relevance_scores(
-            embedding=vector.tolist(), k=limit, filter=where
-        )
+        try:
+            results = store.similarity_search_by_vector_with_relevance_scores(
+                embedding=vector.tolist(), k=limit, filter=where
+            )
+        except ChromaInternalError:
+            if where is None:
+                raise
+            # An embedded store written by another process: its vector index in this process
+            # lags the metadata, and a filtered query then fails on ids it does not know yet.
+            # Unfiltered, it answers from what it has; the caller filters (``Searcher._live``).
+            logger.warning("filtered query failed on a stale embedded index; unfiltered instead")
+            results = store.similarity_search_by_vector_with_relevance_scores(
+                embedding=vector.tolist(), k=limit
+            )
         return [
             (str(doc.id), doc.page_content, dict(doc.metadata), 1.0 - float(distance))
             for doc, distance in results

@@ -67,6 +67,8 @@ class Searcher:
         """Reload the manifest when another writer committed; resync the lexical cache."""
         with self._lock:
             revision = self.store.revision()
+            if not force and self._revision is not None and revision != self._revision:
+                self.store.reopen()  # another process committed (our own writes force)
             if force or revision != self._revision:
                 self.store.check_embedding_model()
                 self._manifest = self.store.manifest()

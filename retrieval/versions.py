@@ -262,8 +262,66 @@ def annotate(
         elif ended(doc, today) and doc.valid_until:
             notes.append(prompts.get(
                 "version_ended", answer.language, n=citation.n,
-                date=(dt.date.fromisoformat(doc.valid_until) + dt.timedelta(days=1)).isoformat(),
+                date=day_after(doc.valid_until),
             ))  # fmt: skip
     answer.citations = citations
     if notes:
         answer.answer = "\n".join([answer.answer, *dict.fromkeys(notes)])
+
+
+def cited_versions(citations: Iterable[Citation]) -> list[dict[str, str]]:
+    """What the audit log keeps of an answer's citations: the exact versions quoted."""
+    found: dict[str, dict[str, str]] = {}
+    for c in citations:
+        found.setdefault(
+            c.doc_id,
+            {"doc_id": c.doc_id, "version": c.version, "title": c.title, "work": c.work,
+             "valid_from": c.valid_from, "valid_until": c.valid_until or ""},
+        )  # fmt: skip
+    return list(found.values())
+
+
+@dataclass(frozen=True)
+class Change:
+    """How a cited version changed since it was quoted: ``edited``, ``superseded``,
+    ``repealed`` or ``removed``; ``since`` is the first day of the change, when known."""
+
+    doc_id: str
+    title: str
+    kind: str
+    since: str = ""
+    by: str = ""
+
+    def to_json(self) -> dict[str, str]:
+        return {"doc_id": self.doc_id, "title": self.title, "kind": self.kind,
+                "since": self.since, "by": self.by}  # fmt: skip
+
+
+def changes(cited: Iterable[Mapping[str, str]], manifest: Mapping[str, Document]) -> list[Change]:
+    """The changes to the versions an answer cited (``cited_versions``), given the index now."""
+    found: list[Change] = []
+    for old in cited:
+        doc_id, title = old["doc_id"], old.get("title", "")
+        doc = manifest.get(doc_id)
+        if doc is None:
+            found.append(Change(doc_id, title, "removed"))
+        elif old.get("version") and doc.version != old["version"]:
+            found.append(Change(doc_id, title, "edited"))
+        elif doc.valid_until != old.get("valid_until", "") and ended_by(doc):
+            start = day_after(doc.valid_until) if doc.valid_until else ""
+            later = successor(doc, manifest, start) if start else None
+            if later is not None and later.work == doc.work:
+                found.append(Change(doc_id, title, "superseded", later.valid_from, later.doc_id))
+            else:
+                by = later.doc_id if later is not None else ""
+                found.append(Change(doc_id, title, "repealed", start, by))
+    return found
+
+
+def ended_by(doc: Document) -> bool:
+    """Whether ``doc`` has an end (declared, derived or a repeal without date)."""
+    return window(doc)[1] != OPEN_END
+
+
+def day_after(date: str) -> str:
+    return (dt.date.fromisoformat(date) + dt.timedelta(days=1)).isoformat()
