@@ -11,9 +11,11 @@ from __future__ import annotations
 import dataclasses
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from retrieval.answer import AnswerComposer
 from retrieval.config import Settings
@@ -24,6 +26,7 @@ from retrieval.index import VectorStore
 from retrieval.ingest import Ingestor, SourceFile
 from retrieval.language import detect_language
 from retrieval.lexical import LexicalIndex
+from retrieval.loaders import SIDECAR_SUFFIX
 from retrieval.models import Answer, Document, IngestReport, NearestDocument, Passage
 from retrieval.ownership import owned
 from retrieval.prompts import Prompts, default_prompts
@@ -196,9 +199,21 @@ class Assistant:
         self.searcher.refresh(force=True)
         return report
 
-    def ingest_bytes(self, data: bytes, filename: str) -> IngestReport:
-        """Store an uploaded file under ``data_dir/uploads`` and index it."""
+    def ingest_bytes(
+        self, data: bytes, filename: str, metadata: Mapping[str, str] | None = None
+    ) -> IngestReport:
+        """Store an uploaded file under ``data_dir/uploads`` and index it.
+
+        ``metadata`` (version keys from the upload's caption) is kept beside it as its
+        ``NAME.meta.yaml`` sidecar; an upload without any replaces an earlier sidecar.
+        """
         safe = _UPLOAD_NAME_RE.sub("_", Path(filename).name).strip("._") or "upload"
+        sidecar = self.settings.storage.data_dir / "uploads" / (safe + SIDECAR_SUFFIX)
+        if metadata:
+            sidecar.parent.mkdir(parents=True, exist_ok=True)
+            sidecar.write_text(yaml.safe_dump(dict(metadata), allow_unicode=True), "utf-8")
+        else:
+            sidecar.unlink(missing_ok=True)
         report = self.ingestor.ingest_bytes(
             data, safe, self.settings.storage.data_dir / "uploads" / safe
         )

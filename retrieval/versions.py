@@ -16,6 +16,7 @@ functions over the manifest, so ingest, search, the CLI and the bot's alerts agr
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
@@ -325,3 +326,20 @@ def ended_by(doc: Document) -> bool:
 
 def day_after(date: str) -> str:
     return (dt.date.fromisoformat(date) + dt.timedelta(days=1)).isoformat()
+
+
+KEYS = ("work", "valid_from", "valid_until", "status", "repeals", "amends")
+_CAPTION_KEY = re.compile(rf"\b({'|'.join(KEYS)})\s*:\s*", re.IGNORECASE)
+
+
+def caption_metadata(caption: str) -> dict[str, str]:
+    """The version keys written in an upload's caption (``work: DEC-7 valid_from: 2024-07-01``);
+    other words are ignored, lists may be written ``[A, B]`` or ``A, B``."""
+    found: dict[str, str] = {}
+    marks = list(_CAPTION_KEY.finditer(caption))
+    for mark, following in zip(marks, [*marks[1:], None], strict=False):
+        end = following.start() if following is not None else len(caption)
+        value = caption[mark.end() : end].strip().strip("[]").strip()
+        if value:
+            found[mark.group(1).lower()] = value
+    return found

@@ -139,3 +139,29 @@ def test_as_of_filters_chroma_and_the_lexical_index_on_day_numbers(tmp_path: Pat
     index.set_windows({"v1": (20200101, versions.OPEN_END, False)})
     assert index.windows()["v1"] == (20200101, versions.OPEN_END, False)
     index.close()
+
+
+def test_an_upload_caption_gives_version_keys() -> None:
+    caption = "New version. work: DEC-7 valid_from: 2024-07-01 repeals: [CIRC-3, CIRC-4]"
+    assert versions.caption_metadata(caption) == {
+        "work": "DEC-7",
+        "valid_from": "2024-07-01",
+        "repeals": "CIRC-3, CIRC-4",
+    }
+    assert versions.caption_metadata("just a file") == {}
+
+
+def test_changes_name_what_happened_to_a_cited_version() -> None:
+    v1 = doc("v1", work="W", valid_from="2020-01-01")
+    cited = [{"doc_id": "v1", "version": "v1", "title": "T", "valid_until": ""},
+             {"doc_id": "gone", "version": "x", "title": "G", "valid_until": ""}]  # fmt: skip
+    assert [c.kind for c in versions.changes(cited, {"v1": v1})] == ["removed"]
+    docs = resolved(v1, doc("v2", work="W", valid_from="2024-07-01"))
+    (change, removed) = versions.changes(cited, docs)
+    assert change.to_json() == {"doc_id": "v1", "title": "T", "kind": "superseded",
+                                "since": "2024-07-01", "by": "v2"}  # fmt: skip
+    assert removed.kind == "removed"
+    edited = {"v1": Document("v1", "/v1", "v1", "en", "h", "v9", work="W")}
+    assert versions.changes(cited[:1], edited)[0].kind == "edited"
+    repealed = resolved(v1, doc("r", work="R", valid_from="2023-01-01", repeals="W"))
+    assert versions.changes(cited[:1], repealed)[0].to_json()["kind"] == "repealed"
