@@ -207,13 +207,9 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         wanted = load_ids(args.ids)
         items = [item for item in items if item.id in wanted]
     depth = max(RECALL_AT)
-    from retrieval.fusion import SearchFilters
-
     outcomes, rows = evaluate(
         items,
-        lambda item: assistant.ask(
-            item.question, k=args.k, retrieve=depth, filters=SearchFilters(as_of=item.as_of)
-        ),
+        lambda item: assistant.ask(item.question, k=args.k, retrieve=depth, filters=item.filters()),
     )
     llm = llm_totals(outcomes) if settings.answer.mode == "llm" else None
     stages = stage_timings(outcomes)

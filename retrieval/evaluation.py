@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import RegulaError
+from retrieval.fusion import SearchFilters
 from retrieval.hygiene import iso_date
 from retrieval.models import Answer, Citation
 
@@ -43,6 +44,10 @@ class QAItem:
     gold: list[dict[str, str]]
     as_of: str | None = None
     """Answer with the versions in force on this day (default: today)."""
+
+    def filters(self) -> SearchFilters:
+        """What to pass to ``Assistant.ask`` for this question (its ``as_of``)."""
+        return SearchFilters(as_of=self.as_of)
 
 
 RECALL_AT = (1, 4, 10)

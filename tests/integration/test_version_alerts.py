@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dtm
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,16 @@ async def test_a_new_version_ingested_elsewhere_is_notified_once(
     )  # fmt: skip
     fresh = await send(api, u.callback(alice, message, again), ALICE)
     assert "15 days" in visible(fresh)
+    process = await asyncio.to_thread(regula, "audit", "changed", "--json", "--data-dir",
+                                      app.bot_data["settings"].storage.data_dir)  # fmt: skip
+    assert process.returncode == 0, process.stderr
+    changed = json.loads(process.stdout)
+    assert {c["question"] for c in changed} == {vc.DEADLINE_Q}
+    assert len(changed) == 2  # Alice's (notified) and Bruno's (alerts off)
+    assert changed[0]["changes"] == [
+        {"doc_id": "dec7-2020.en.md", "title": "Decision on Permit Requests",
+         "kind": "superseded", "since": "2024-07-01", "by": "dec7-2024.en.md"}
+    ]  # fmt: skip
     rows = app.bot_data["audit"].rows()
     assert rows[0]["cited_versions"][0]["doc_id"] == "dec7-2020.en.md"
     assert rows[0]["notified"] == 1

@@ -148,3 +148,31 @@ def test_a_bad_as_of_date_is_a_usage_error(corpus: tuple[Path, Path]) -> None:
     process = regula("ask", "x", "--as-of", "2024-7-1", "--data-dir", corpus[1])
     assert process.returncode == 2
     assert "YYYY-MM-DD" in process.stderr
+
+
+def test_chat_answers_as_of_a_date(corpus: tuple[Path, Path]) -> None:
+    process = regula(
+        "chat", "--as-of", "2022-03-01", "--data-dir", corpus[1], stdin=vc.DEADLINE_Q + "\n"
+    )
+    assert process.returncode == 0, process.stderr
+    assert "30 days" in process.stdout
+    assert "15 days" not in process.stdout
+
+
+def test_overlapping_versions_are_reported_as_conflicts(tmp_path: Path) -> None:
+    write_files(tmp_path / "corpus", {
+        "a.en.md": vc.DEADLINE_2020.replace("valid_from: 2020-01-01",
+                                            "valid_from: 2020-01-01\nvalid_until: 2025-12-31"),
+        "b.en.md": vc.DEADLINE_2024,
+        "bad.en.md": vc.DEADLINE_2024.replace("valid_from: 2024-07-01", "valid_from: 2024-7-1"),
+    })  # fmt: skip
+    process = regula("ingest", tmp_path / "corpus", "--json", "--data-dir", tmp_path / "data")
+    assert process.returncode == 2  # one file failed
+    report = json.loads(process.stdout)
+    assert report["failed"][0]["error"] == (
+        "valid_from: not a date in the form YYYY-MM-DD: '2024-7-1'"
+    )
+    (conflict,) = report["conflicts"]
+    assert conflict["work"] == "DEC-7"
+    assert conflict["doc_ids"] == ["a.en.md"]
+    assert "overlaps the version valid from 2024-07-01; ended on 2024-06-30" in conflict["reason"]
