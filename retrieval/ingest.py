@@ -8,7 +8,6 @@ the documents that changed.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import hashlib
 import logging
@@ -87,13 +86,6 @@ def content_hash(data: bytes, settings: Settings) -> str:
 
 def _date_number(date: str) -> int:
     return versions.day_number(date)
-
-
-def _validity_metadata(document: Document) -> dict[str, Any]:
-    """Chunk metadata the as-of filter compares (``SearchFilters.chroma_where``)."""
-    start, end = versions.window(document)
-    return {"work": document.work, "status": document.status,
-            "valid_from_num": start, "valid_until_num": end}  # fmt: skip
 
 
 class Ingestor:
@@ -305,7 +297,7 @@ class Ingestor:
                 "date_num": _date_number(document.date),
                 "source": document.source,
                 "latent": latent_terms,
-                **_validity_metadata(document),
+                **versions.chunk_metadata(document),
             }
             for c, latent_terms in zip(chunks, latent, strict=True)
         ]
@@ -349,25 +341,9 @@ class Ingestor:
         return True
 
     def apply_validity(self) -> list[dict[str, Any]]:
-        """Derive every version's end from the manifest; write what changed to the manifest,
-        the chunks' metadata and the lexical index; return the conflicts (caller holds the lock).
-
-        Also gives the version fields to documents of an index written before them.
-        """
-        stored = self.store.manifest()
-        manifest = dict(stored)
-        for doc_id, doc in manifest.items():
-            if not doc.work:  # an older index: the defaults, from what the manifest knows
-                known = {"date": doc.date, "number": doc.number}
-                fields: dict[str, Any] = versions.declared_validity(known, doc_id)
-                manifest[doc_id] = dataclasses.replace(doc, **fields)
-        resolution = versions.resolve(manifest.values())
-        resolved = [resolution.apply(doc) for doc in manifest.values()]
-        changed = [d for d in resolved if d != stored[d.doc_id]]
-        if changed:
-            self.store.update_validity(changed, [_validity_metadata(d) for d in changed])
-            self.lexical.set_windows({d.doc_id: versions.lexical_window(d) for d in changed})
-        return [c.to_json() for c in resolution.conflicts]
+        """Derive every version's end and store what changed (``versions.apply``); the
+        conflicts found. The caller holds the writer lock."""
+        return versions.apply(self.store, self.lexical)
 
     # -- translation groups ------------------------------------------------------------------
     def _doc_vectors_and_text(self, doc: Document) -> tuple[np.ndarray[Any, Any], str]:

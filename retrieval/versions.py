@@ -19,12 +19,14 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from retrieval.hygiene import iso_date
 from retrieval.models import Answer, Citation, Document
 
 if TYPE_CHECKING:
+    from retrieval.index import VectorStore
+    from retrieval.lexical import LexicalIndex
     from retrieval.prompts import Prompts
 
 STATUSES = ("in_force", "repealed", "draft")
@@ -101,7 +103,7 @@ class Conflict:
     kept: str
     reason: str
 
-    def to_json(self) -> dict[str, object]:
+    def to_json(self) -> dict[str, Any]:
         return {"work": self.work, "doc_ids": list(self.doc_ids), "kept": self.kept,
                 "reason": self.reason}  # fmt: skip
 
@@ -184,6 +186,34 @@ def window(doc: Document) -> tuple[int, int]:
     if doc.conflict or (doc.status == "repealed" and not doc.valid_until):
         return start, NEVER
     return start, day_number(doc.valid_until) if doc.valid_until else OPEN_END
+
+
+def chunk_metadata(doc: Document) -> dict[str, str | int]:
+    """Chunk metadata the as-of filter compares (``SearchFilters.chroma_where``)."""
+    start, end = window(doc)
+    return {"work": doc.work, "status": doc.status,
+            "valid_from_num": start, "valid_until_num": end}  # fmt: skip
+
+
+def apply(store: VectorStore, lexical: LexicalIndex) -> list[dict[str, Any]]:
+    """Resolve the whole manifest and write what changed to the manifest records, the chunks'
+    metadata and the lexical index; returns the conflicts (``Conflict.to_json``).
+
+    Also gives the version fields to the documents of an index written before them.
+    """
+    stored = store.manifest()
+    manifest = dict(stored)
+    for doc_id, doc in manifest.items():
+        if not doc.work:  # an older index: the defaults, from what the manifest knows
+            known = {"date": doc.date, "number": doc.number}
+            fields: dict[str, Any] = declared_validity(known, doc_id)
+            manifest[doc_id] = replace(doc, **fields)
+    resolution = resolve(manifest.values())
+    changed = [d for d in map(resolution.apply, manifest.values()) if d != stored[d.doc_id]]
+    if changed:
+        store.update_validity(changed, [chunk_metadata(d) for d in changed])
+        lexical.set_windows({d.doc_id: lexical_window(d) for d in changed})
+    return [c.to_json() for c in resolution.conflicts]
 
 
 def lexical_window(doc: Document) -> tuple[int, int, bool]:
