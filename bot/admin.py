@@ -16,6 +16,7 @@ from bot.ratelimit import typing
 from bot.replies import Context, dep, prompt_text, reply, say, user_language
 from retrieval.config import Settings
 from retrieval.prompts import Prompts
+from retrieval.versions import caption_metadata
 
 if TYPE_CHECKING:
     from retrieval.assistant import Assistant
@@ -114,8 +115,11 @@ async def upload(update: Update, context: Context) -> None:
     data = bytes(await telegram_file.download_as_bytearray())
     assistant: Assistant = dep(context, "assistant")
     async with typing(context.bot, message.chat_id):
+        metadata = caption_metadata(message.caption or "")  # "work: DEC-7 valid_from: …"
         report = await _serialised(
-            update, context, functools.partial(assistant.ingest_bytes, data, filename)
+            update,
+            context,
+            functools.partial(assistant.ingest_bytes, data, filename, metadata=metadata),
         )
     dep(context, "metrics").ingested(report)
     if report.failed:

@@ -1,9 +1,12 @@
 """Who asked what, what was cited, and whether it helped: an SQLite log for accountability.
 
-One row per question (``record``); 👍/👎 update that row (``set_feedback``), only for the user
-who asked. Rows older than ``audit.retention_days`` are deleted when the log opens, so the bot
-never keeps questions longer than the configured period. One connection guarded by a lock: the
-bot writes from the event loop and from worker threads.
+One row per question (``record``), with the exact versions it cited and the as-of date; 👍/👎
+update that row (``set_feedback``), only for the user who asked. ``with_citations`` and
+``mark_notified`` let the bot tell a user, once per answer, that a cited rule changed;
+``alerts_enabled`` holds each user's ``/alerts on|off``. Rows older than
+``audit.retention_days`` are deleted when the log opens, so the bot never keeps questions
+longer than the configured period. One connection guarded by a lock: the bot writes from the
+event loop and from worker threads.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +36,17 @@ CREATE TABLE IF NOT EXISTS questions (
     feedback INTEGER
 );
 CREATE INDEX IF NOT EXISTS questions_ts ON questions (ts);
+CREATE TABLE IF NOT EXISTS alert_settings (
+    user_id INTEGER PRIMARY KEY,
+    enabled INTEGER NOT NULL
+);
 """
+# Columns added after the first schema: (name, definition), added to an older log on open.
+_ADDED_COLUMNS = (
+    ("cited_versions", "TEXT NOT NULL DEFAULT '[]'"),
+    ("as_of", "TEXT NOT NULL DEFAULT ''"),
+    ("notified", "INTEGER NOT NULL DEFAULT 0"),
+)
 
 
 class AuditLog:
@@ -58,6 +71,10 @@ class AuditLog:
             # keeps each write cheap enough to run on the bot's event loop.
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(questions)")}
+            for name, definition in _ADDED_COLUMNS:
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE questions ADD COLUMN {name} {definition}")
             self.prune()
 
     @classmethod
@@ -100,11 +117,17 @@ class AuditLog:
         refused: bool,
         latency_ms: float,
         language: str = "",
+        cited_versions: Sequence[Mapping[str, str]] = (),
+        as_of: str = "",
     ) -> int | None:
-        """Store one answered question; returns its row id (None when the log is disabled)."""
+        """Store one answered question; returns its row id (None when the log is disabled).
+
+        ``cited_versions`` (``retrieval.versions.cited_versions``) are the exact versions
+        quoted, compared later with the index to tell the user when one changed.
+        """
         _, row_id = self._execute(
             "INSERT INTO questions (ts, user_id, chat_id, question, language, cited_doc_ids,"
-            " refused, latency_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            " refused, latency_ms, cited_versions, as_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self._clock(),
                 user_id,
@@ -114,9 +137,51 @@ class AuditLog:
                 json.dumps(list(dict.fromkeys(cited_doc_ids))),
                 int(refused),
                 round(latency_ms, 1),
+                json.dumps([dict(v) for v in cited_versions], ensure_ascii=False),
+                as_of,
             ),
         )
         return row_id
+
+    def with_citations(self, since: float = 0.0, pending: bool = False) -> list[dict[str, Any]]:
+        """Rows that cited something, since ``since`` (epoch seconds), oldest first,
+        ``cited_versions`` decoded; ``pending``: only those not yet notified."""
+        rows = self._query(
+            "SELECT id, ts, user_id, chat_id, question, language, as_of, cited_versions,"
+            " notified FROM questions WHERE cited_versions != '[]' AND ts >= ?"
+            + (" AND notified = 0" if pending else "")
+            + " ORDER BY id",
+            (since,),
+        )
+        for row in rows:
+            row["cited_versions"] = json.loads(row["cited_versions"])
+        return rows
+
+    def mark_notified(self, row_id: int) -> bool:
+        """Claim a row for its change notice; False when it was already claimed (at most once)."""
+        changed, _ = self._execute(
+            "UPDATE questions SET notified = 1 WHERE id = ? AND notified = 0", (row_id,)
+        )
+        return changed == 1
+
+    def question_of(self, row_id: int, user_id: int) -> dict[str, Any] | None:
+        """The asker's own row (question, language, as_of) for "ask again"."""
+        rows = self._query(
+            "SELECT question, language, as_of FROM questions WHERE id = ? AND user_id = ?",
+            (row_id, user_id),
+        )
+        return rows[0] if rows else None
+
+    def set_alerts(self, user_id: int, enabled: bool) -> None:
+        self._execute(
+            "INSERT INTO alert_settings VALUES (?, ?) ON CONFLICT (user_id)"
+            " DO UPDATE SET enabled = excluded.enabled",
+            (user_id, int(enabled)),
+        )
+
+    def alerts_enabled(self, user_id: int) -> bool:
+        rows = self._query("SELECT enabled FROM alert_settings WHERE user_id = ?", (user_id,))
+        return bool(rows[0]["enabled"]) if rows else True
 
     def set_feedback(self, row_id: int, user_id: int, value: int) -> bool:
         """Record 👍 (+1) or 👎 (-1) on a row; only the asker may, and only once."""
@@ -134,6 +199,7 @@ class AuditLog:
         rows = self._query("SELECT * FROM questions ORDER BY id")
         for row in rows:
             row["cited_doc_ids"] = json.loads(row["cited_doc_ids"])
+            row["cited_versions"] = json.loads(row["cited_versions"])
             row["refused"] = bool(row["refused"])
         return rows
 

@@ -64,6 +64,7 @@ def _filters(args: argparse.Namespace) -> Any:
     return SearchFilters(
         doc_ids=args.doc or None, language=args.in_language,
         date_from=args.since, date_to=args.until,
+        as_of=args.as_of, include_drafts=args.include_drafts,
     )  # fmt: skip
 
 
@@ -116,9 +117,11 @@ def _decode(raw: bytes) -> str | None:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.render import render_answer
+    from retrieval.fusion import SearchFilters
 
     assistant = _assistant(settings)
     prompts = assistant.prompts
+    filters = SearchFilters(as_of=args.as_of)
     interactive = sys.stdin.isatty()
     if interactive:
         sys.stdout.write(prompts.get("chat_welcome", args.lang or "en") + "\n")
@@ -138,7 +141,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             continue
         if not question:
             continue
-        answer = assistant.ask(question, language=args.lang, context=previous)
+        answer = assistant.ask(question, language=args.lang, context=previous, filters=filters)
         sys.stdout.write(render_answer(answer, prompts) + "\n")
         sys.stdout.flush()
         previous = question
@@ -150,10 +153,31 @@ def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
 
     documents = _assistant(settings).documents()
     if args.json:
-        _print_json([vars(d) if hasattr(d, "__dict__") else d for d in documents])
+        _print_json([_document_json(d) for d in documents])
     else:
         sys.stdout.write(render_documents(documents))
     return EXIT_OK
+
+
+def _document_json(document: Any) -> dict[str, Any]:
+    """A manifest record as ``docs --json`` and ``history --json`` print it."""
+    payload = dict(vars(document))
+    payload["valid_until"] = payload["valid_until"] or None
+    payload["valid_from"] = payload["valid_from"] or None
+    for key in ("repeals", "amends"):
+        payload[key] = [w.strip() for w in payload[key].split(",") if w.strip()]
+    return payload
+
+
+def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.render import render_history
+
+    versions = _assistant(settings).history(args.work)
+    if args.json:
+        _print_json({"work": args.work, "versions": [_document_json(d) for d in versions]})
+    else:
+        sys.stdout.write(render_history(args.work, versions))
+    return EXIT_OK if versions else EXIT_ERROR
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
@@ -184,7 +208,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         items = [item for item in items if item.id in wanted]
     depth = max(RECALL_AT)
     outcomes, rows = evaluate(
-        items, lambda item: assistant.ask(item.question, k=args.k, retrieve=depth)
+        items,
+        lambda item: assistant.ask(item.question, k=args.k, retrieve=depth, filters=item.filters()),
     )
     llm = llm_totals(outcomes) if settings.answer.mode == "llm" else None
     stages = stage_timings(outcomes)
@@ -201,6 +226,40 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
         ]})  # fmt: skip
     else:
         sys.stdout.write(render_eval(outcomes, rows, stages, details=args.details, llm=llm))
+    return EXIT_OK
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """``regula audit changed``: answers whose cited text was since edited, superseded,
+    repealed or removed (notified or not)."""
+    import datetime as dt
+
+    from bot.audit import AuditLog
+    from retrieval.versions import changes
+
+    since = dt.datetime.fromisoformat(args.since).replace(tzinfo=dt.UTC) if args.since else None
+    manifest = {d.doc_id: d for d in _assistant(settings).documents()}
+    audit = AuditLog.from_settings(settings)
+    found = []
+    for row in audit.with_citations(since.timestamp() if since else 0.0):
+        changed = changes(row["cited_versions"], manifest)
+        if changed:
+            asked = dt.datetime.fromtimestamp(row["ts"], dt.UTC).isoformat(timespec="seconds")
+            found.append({"id": row["id"], "asked_at": asked, "user_id": row["user_id"],
+                          "question": row["question"], "as_of": row["as_of"] or None,
+                          "notified": bool(row["notified"]),
+                          "changes": [c.to_json() for c in changed]})  # fmt: skip
+    audit.close()
+    if args.json:
+        _print_json(found)
+    else:
+        for item in found:
+            sys.stdout.write(f"#{item['id']} {item['asked_at']} user {item['user_id']}: "
+                             f"{item['question']}\n")  # fmt: skip
+            for c in item["changes"]:
+                detail = " ".join(x for x in (c["since"] and f"from {c['since']}",
+                                              c["by"] and f"by {c['by']}") if x)  # fmt: skip
+                sys.stdout.write(f"    {c['kind']}: {c['doc_id']} {detail}\n")
     return EXIT_OK
 
 
@@ -254,11 +313,23 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument(
         "--until", type=_date, default=None, help="only documents dated on/before YYYY-MM-DD"
     )
+    ask.add_argument(
+        "--as-of", type=_date, default=None, help="versions in force on YYYY-MM-DD (default today)"
+    )
+    ask.add_argument("--include-drafts", action="store_true", help="search draft versions too")
     ask.set_defaults(handler=cmd_ask)
 
     chat = sub.add_parser("chat", parents=[common], help="terminal conversation (stdin)")
     chat.add_argument("--lang", default=None, help="answer language (default: detected)")
+    chat.add_argument(
+        "--as-of", type=_date, default=None, help="versions in force on YYYY-MM-DD (default today)"
+    )
     chat.set_defaults(handler=cmd_chat)
+
+    history = sub.add_parser("history", parents=[common], help="the versions of one work")
+    history.add_argument("work", help="the work (its `work` key, `number`, or doc id)")
+    history.add_argument("--json", action="store_true", help="print JSON")
+    history.set_defaults(handler=cmd_history)
 
     for name, handler, text in (
         ("docs", cmd_docs, "list indexed documents"),
@@ -277,6 +348,12 @@ def _parser() -> argparse.ArgumentParser:
         "--ids", type=Path, default=None, help="only the questions whose ids this file lists"
     )
     evaluation.set_defaults(handler=cmd_eval)
+
+    audit = sub.add_parser("audit", parents=[common], help="the audit log")
+    audit.add_argument("action", choices=["changed"], help="changed: answers whose rule changed")
+    audit.add_argument("--since", type=_date, default=None, help="asked on/after YYYY-MM-DD")
+    audit.add_argument("--json", action="store_true", help="print JSON")
+    audit.set_defaults(handler=cmd_audit)
 
     serve = sub.add_parser("serve", parents=[common], help="run the Telegram bot")
     serve.set_defaults(handler=cmd_serve)

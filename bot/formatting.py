@@ -12,13 +12,14 @@ fits.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from html import escape, unescape
 from typing import Any
 
 from retrieval.citations import source_label
 from retrieval.models import Answer, Citation, Document, Passage
 from retrieval.prompts import Prompts
+from retrieval.versions import Change
 
 MAX_MESSAGE = 4096
 MAX_TITLE = 200
@@ -77,6 +78,18 @@ def render_answer(answer: Answer, prompts: Prompts) -> str:
         lines = [citation_line(c) for c in answer.citations]
         parts.append("\n".join([_header(prompts.get("bot_sources_header", lang)), *lines]))
     return "\n\n".join(parts)
+
+
+def render_change_notice(
+    question: str, found: Sequence[Change], prompts: Prompts, language: str
+) -> str:
+    """A change notice: what changed in the rules quoted for ``question``, and from when."""
+    lines = [_header(prompts.get("bot_alert_header", language)),
+             escape(prompts.get("bot_alert_question", language, question=question))]  # fmt: skip
+    for change in found:
+        lines.append("• " + escape(prompts.get(f"bot_alert_{change.kind}", language,
+                                                **change.to_json())))  # fmt: skip
+    return "\n".join(lines)
 
 
 def render_sources(answer: Answer, prompts: Prompts) -> str:

@@ -34,7 +34,7 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot import formatting
+from bot import alerts, asof, formatting
 from bot.access import addressed_text
 from bot.audit import AuditLog
 from bot.ops import Metrics
@@ -43,9 +43,11 @@ from bot.replies import Context, dep, prompt_text, reply, say, user_language
 from bot.streaming import StreamedReply
 from retrieval.citations import source_label
 from retrieval.errors import StoreError
+from retrieval.fusion import SearchFilters
 from retrieval.hygiene import clean_text
 from retrieval.models import Answer
 from retrieval.prompts import Prompts
+from retrieval.versions import cited_versions
 
 if TYPE_CHECKING:
     from retrieval.assistant import Assistant
@@ -111,6 +113,8 @@ def _keyboard(
     top = [button("bot_button_sources", f"src:{key}")] if answer.citations else []
     if any(c.translations for c in answer.citations):
         top.append(button("bot_button_translations", f"tr:{key}"))
+    if any(c.superseded_by for c in answer.citations):
+        top.append(button("bot_button_current", f"cur:{key}"))
     rows = [top] if top else []
     if row_id is not None:
         rows.append([button("bot_button_helpful", f"fb:{row_id}:1"),
@@ -118,8 +122,13 @@ def _keyboard(
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-async def answer_question(update: Update, context: Context, question: str) -> None:
-    """The core path: rate limit, follow-up context, assistant, audit, reply with buttons."""
+async def answer_question(
+    update: Update, context: Context, question: str, *, user_date: bool = True
+) -> None:
+    """The core path: rate limit, follow-up context, assistant, audit, reply with buttons.
+
+    The rules searched are those in force on the user's ``/asof`` date (``user_date``), else
+    today."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
@@ -144,7 +153,11 @@ async def answer_question(update: Update, context: Context, question: str) -> No
     prior = earlier[0] if follow_up and earlier else None
     language = dep(context, "languages").get(user.id)
     assistant: Assistant = dep(context, "assistant")
-    ask = functools.partial(assistant.ask, question, language=language, context=prior)
+    as_of = dep(context, "as_of").get(user.id) if user_date else None
+    ask = functools.partial(
+        assistant.ask, question, language=language, context=prior,
+        filters=SearchFilters(as_of=as_of),
+    )  # fmt: skip
     streamed: StreamedReply | None = None
     started = time.perf_counter()
     try:
@@ -175,6 +188,8 @@ async def answer_question(update: Update, context: Context, question: str) -> No
         refused=answer.refused,
         latency_ms=latency_ms,
         language=answer.language,
+        cited_versions=cited_versions(answer.citations),
+        as_of=answer.as_of or "",
     )
     key = dep(context, "answers").put(Asked(answer, row_id))
     prompts: Prompts = dep(context, "prompts")
@@ -273,7 +288,7 @@ async def lang(update: Update, context: Context) -> None:
 
 
 async def callback(update: Update, context: Context) -> None:
-    """Buttons under an answer: ``src:KEY``, ``tr:KEY``, ``fb:ROW:±1``."""
+    """Buttons: ``src:KEY``, ``tr:KEY``, ``cur:KEY``, ``fb:ROW:±1``, ``again:ROW``."""
     query = update.callback_query
     if query is None or not isinstance(query.data, str):
         return
@@ -282,12 +297,18 @@ async def callback(update: Update, context: Context) -> None:
     if kind == "fb":
         await _feedback(update, context, rest, lang)
         return
+    if kind == "again":
+        await alerts.ask_again(update, context, rest)
+        return
     asked: Asked | None = dep(context, "answers").get(rest)
     if asked is None:
         await query.answer(dep(context, "prompts").get("bot_expired", lang), show_alert=True)
         return
     await query.answer()
     prompts: Prompts = dep(context, "prompts")
+    if kind == "cur":
+        await asof.current_version(update, context, asked.answer)
+        return
     if kind == "src":
         html_text = formatting.render_sources(asked.answer, prompts)
     else:

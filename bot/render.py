@@ -36,6 +36,11 @@ def render_ingest(report: IngestReport) -> str:
         f"removed {report.removed}, chunks {report.chunks}, failed {len(report.failed)}"
     ]
     lines.extend(f"  FAILED {f.path}: {f.error}" for f in report.failed)
+    lines.extend(
+        f"  CONFLICT {c['work']}: {', '.join(c['doc_ids'])}: {c['reason']} (answering from "
+        f"{c['kept']})"
+        for c in report.conflicts
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -46,6 +51,17 @@ def render_documents(documents: Sequence[Document]) -> str:
     for d in documents:
         group = f"  [translations: {d.group_id}]" if d.group_id and d.group_id != d.doc_id else ""
         lines.append(f"{d.doc_id}  {d.language}  {d.date or '-'}  {d.title}{group}")
+    return "\n".join(lines) + "\n"
+
+
+def render_history(work: str, versions: Sequence[Document]) -> str:
+    """One line per version of ``work``: validity, status, language, doc id."""
+    if not versions:
+        return f"(no document of the work {work!r})\n"
+    lines = [f"{work}:"]
+    for d in versions:
+        span = f"{d.valid_from or '…'} – {d.valid_until or '…'}"
+        lines.append(f"  {span:25}  {d.status:9}  {d.language}  {d.doc_id}  {d.title}")
     return "\n".join(lines) + "\n"
 
 

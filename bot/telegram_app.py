@@ -29,7 +29,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, handlers
+from bot import admin, alerts, asof, handlers
 from bot.access import AccessPolicy, gate
 from bot.audit import AuditLog
 from bot.ops import Metrics, OpsServer, index_health
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 # Names of environment variables, not secrets.
 TOKEN_ENV = "TELEGRAM_BOT_TOKEN"  # noqa: S105
 WEBHOOK_SECRET_ENV = "TELEGRAM_WEBHOOK_SECRET"  # noqa: S105
-COMMANDS = ("start", "help", "ask", "docs", "lang")
+COMMANDS = ("start", "help", "ask", "docs", "lang", "asof", "alerts")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 App = Application[Any, Any, Any, Any, Any, Any]
@@ -75,6 +75,7 @@ def build_application(settings: Settings, assistant: Assistant, token: str) -> A
         metrics=Metrics(),
         admin_lock=asyncio.Lock(),
         languages={},
+        as_of={},
         previous={},
         followup_markers=handlers.followup_markers(assistant.prompts),
     )
@@ -88,6 +89,8 @@ def build_application(settings: Settings, assistant: Assistant, token: str) -> A
         "ask": handlers.ask,
         "docs": handlers.docs,
         "lang": handlers.lang,
+        "asof": asof.asof,
+        "alerts": alerts.alerts,
         "stats": admin.stats,
         "reindex": admin.reindex,
         "forget": admin.forget,
@@ -113,10 +116,21 @@ async def _post_init(app: App) -> None:
         await app.bot.set_my_commands(commands, language_code=language)
     if app.bot_data["access"].closed:
         log.warning("access lists are empty: the bot will refuse everyone")
+    settings: Settings = app.bot_data["settings"]
+    if settings.audit.notify_changes and app.bot_data["audit"].enabled:
+        watcher = alerts.ChangeWatcher(
+            app.bot, app.bot_data["assistant"], app.bot_data["audit"], prompts,
+            settings.audit.notify_interval_s,
+        )  # fmt: skip
+        app.bot_data["watcher"] = watcher
+        watcher.start()
     log.info("bot @%s ready", app.bot.username)
 
 
 async def _post_shutdown(app: App) -> None:
+    watcher: alerts.ChangeWatcher | None = app.bot_data.get("watcher")
+    if watcher is not None:
+        await watcher.stop()
     app.bot_data["audit"].close()
 
 

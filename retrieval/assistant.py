@@ -8,11 +8,14 @@ can report the verified part of an answer while the model is still writing (``on
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+import yaml
 
 from retrieval.answer import AnswerComposer
 from retrieval.config import Settings
@@ -23,10 +26,12 @@ from retrieval.index import VectorStore
 from retrieval.ingest import Ingestor, SourceFile
 from retrieval.language import detect_language
 from retrieval.lexical import LexicalIndex
+from retrieval.loaders import SIDECAR_SUFFIX
 from retrieval.models import Answer, Document, IngestReport, NearestDocument, Passage
 from retrieval.ownership import owned
 from retrieval.prompts import Prompts, default_prompts
 from retrieval.search import Searcher
+from retrieval.versions import annotate, history, today
 
 _UPLOAD_NAME_RE = re.compile(r"[^\w.\-]+")
 FOLLOW_UP_MAX_WORDS = 6
@@ -101,8 +106,14 @@ class Assistant:
 
         ``retrieve`` (evaluation) ranks at least that many passages; the answer still uses the
         first ``k``, and ``answer.retrieved`` holds them all.
+
+        Only the versions in force on ``filters.as_of`` (default: today) are searched; each
+        citation carries its version, and one no longer in force today its successor.
         """
         started = time.perf_counter()
+        filters = filters or SearchFilters()
+        if filters.as_of is None:
+            filters = dataclasses.replace(filters, as_of=today())
         question = question.strip()
         language = language or self.detect_language(question)
         query = question
@@ -111,6 +122,7 @@ class Assistant:
         if declined is not None or not question:
             answer = declined or self.composer.refuse(question, language, [])
             answer.timings_ms = {"total": 0.0}
+            answer.as_of = filters.as_of
             return answer
         if context and self.generator is not None:
             query = self.generator.condense(question, context, language, timings)
@@ -154,11 +166,14 @@ class Assistant:
         answer.timings_ms = timings
         answer.relevance = round(relevance, 4)
         answer.retrieved = retrieved
+        answer.as_of = filters.as_of
+        annotate(answer, self.searcher.manifest, today(), self.prompts)
         return answer
 
     def search(self, query: str, *, k: int = 5, language: str | None = None) -> list[Passage]:
         """Top passages without composing an answer (inline lookup)."""
-        return self.searcher.search(query, language or self.detect_language(query), k)
+        in_force = SearchFilters(as_of=today())
+        return self.searcher.search(query, language or self.detect_language(query), k, in_force)
 
     def translations_of(self, chunk_id: str) -> list[Passage]:
         return self.searcher.translations_of(chunk_id)
@@ -166,6 +181,10 @@ class Assistant:
     # -- corpus -------------------------------------------------------------------------------
     def documents(self) -> list[Document]:
         return sorted(self.searcher.refresh().values(), key=lambda d: d.doc_id)
+
+    def history(self, work: str) -> list[Document]:
+        """Every version of ``work`` (translations included), oldest first."""
+        return history(work, self.searcher.refresh())
 
     def ingest(
         self,
@@ -180,9 +199,21 @@ class Assistant:
         self.searcher.refresh(force=True)
         return report
 
-    def ingest_bytes(self, data: bytes, filename: str) -> IngestReport:
-        """Store an uploaded file under ``data_dir/uploads`` and index it."""
+    def ingest_bytes(
+        self, data: bytes, filename: str, metadata: Mapping[str, str] | None = None
+    ) -> IngestReport:
+        """Store an uploaded file under ``data_dir/uploads`` and index it.
+
+        ``metadata`` (version keys from the upload's caption) is kept beside it as its
+        ``NAME.meta.yaml`` sidecar; an upload without any replaces an earlier sidecar.
+        """
         safe = _UPLOAD_NAME_RE.sub("_", Path(filename).name).strip("._") or "upload"
+        sidecar = self.settings.storage.data_dir / "uploads" / (safe + SIDECAR_SUFFIX)
+        if metadata:
+            sidecar.parent.mkdir(parents=True, exist_ok=True)
+            sidecar.write_text(yaml.safe_dump(dict(metadata), allow_unicode=True), "utf-8")
+        else:
+            sidecar.unlink(missing_ok=True)
         report = self.ingestor.ingest_bytes(
             data, safe, self.settings.storage.data_dir / "uploads" / safe
         )

@@ -59,3 +59,20 @@ def _refused_credentials(error: Exception) -> bool:
         return True
     response = getattr(error, "response", None)
     return getattr(response, "status_code", None) in (401, 403)
+
+
+def reconnect(settings: Settings, client: Any) -> Any:
+    """A fresh embedded client over the same folder, for after another process wrote to it.
+
+    The embedded store keeps its vector index in memory per process, so after a foreign write
+    it lags the metadata (queries and reads by id fail with "Error finding id"). Chroma shares
+    one system per folder within a process; dropping this folder's entry makes the next client
+    load the store from disk (clients of other folders are left alone).
+    """
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    identifier = getattr(client, "_identifier", None)
+    if identifier is not None:
+        SharedSystemClient._identifier_to_system.pop(identifier, None)
+        SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+    return connect(settings)

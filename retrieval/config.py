@@ -271,6 +271,15 @@ class AccessSettings(Section):
 class AuditSettings(Section):
     enabled: bool = Field(True, description="Record questions and feedback in SQLite.")
     retention_days: int = Field(90, ge=1, description="Audit rows older than this are deleted.")
+    notify_changes: bool = Field(
+        False,
+        description="The bot tells each user when a rule it quoted to them was edited, "
+        "superseded, repealed or removed (one message per answer; users opt out with "
+        "/alerts off).",
+    )
+    notify_interval_s: float = Field(
+        30.0, gt=0, le=60, description="How often the bot checks the index for such changes."
+    )
 
 
 class LLMSettings(Section):

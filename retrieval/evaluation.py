@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import RegulaError
+from retrieval.fusion import SearchFilters
+from retrieval.hygiene import iso_date
 from retrieval.models import Answer, Citation
 
 
@@ -40,6 +42,12 @@ class QAItem:
     question: str
     kind: str
     gold: list[dict[str, str]]
+    as_of: str | None = None
+    """Answer with the versions in force on this day (default: today)."""
+
+    def filters(self) -> SearchFilters:
+        """What to pass to ``Assistant.ask`` for this question (its ``as_of``)."""
+        return SearchFilters(as_of=self.as_of)
 
 
 RECALL_AT = (1, 4, 10)
@@ -70,9 +78,10 @@ def load_qa(path: Path) -> list[QAItem]:
                     question=str(raw["question"]),
                     kind=str(raw.get("kind", "in_scope")),
                     gold=list(raw.get("gold") or []),
+                    as_of=iso_date(str(raw["as_of"])) if raw.get("as_of") else None,
                 )
             )
-        except (json.JSONDecodeError, KeyError, TypeError) as e:
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
             msg = f"{path}:{number}: not a QA line ({e})"
             raise RegulaError(msg) from e
     return items

@@ -7,6 +7,7 @@ from typing import Any
 
 from retrieval.config import RetrievalSettings
 from retrieval.hygiene import iso_date
+from retrieval.versions import day_number
 
 
 @dataclass
@@ -17,18 +18,37 @@ class SearchFilters:
     language: str | None = None
     date_from: str | None = None
     date_to: str | None = None
+    as_of: str | None = None
+    """Only the versions in force on this day (``retrieval.versions``); ``None``: every one.
+    ``Assistant.ask`` sets it to today when the caller does not."""
+    include_drafts: bool = False
+    """With ``as_of``: search drafts too (never otherwise)."""
 
     def __post_init__(self) -> None:
         """Dates must be ``YYYY-MM-DD``: a partial date would filter each retriever
         differently (``ValueError`` with a message fit for the user)."""
-        for value in (self.date_from, self.date_to):
+        for value in (self.date_from, self.date_to, self.as_of):
             if value:
                 iso_date(value)
 
-    def chroma_where(self) -> dict[str, Any] | None:
-        """The document and date restrictions as a Chroma filter (the language picks the
-        collection instead: chunks are stored per language)."""
+    @property
+    def valid_on(self) -> int | None:
+        """``as_of`` as a day number (what the chunk metadata and lexical index store)."""
+        return day_number(self.as_of) if self.as_of else None
+
+    def chroma_where(self, validity: bool = True) -> dict[str, Any] | None:
+        """The document, date and as-of restrictions as a Chroma filter (the language picks
+        the collection instead: chunks are stored per language).
+
+        ``validity=False`` leaves out the as-of clauses, for a collection where every version
+        is in force on that day (a metadata filter makes Chroma scan the collection).
+        """
         clauses: list[dict[str, Any]] = []
+        if validity and self.valid_on is not None:
+            clauses.append({"valid_from_num": {"$lte": self.valid_on}})
+            clauses.append({"valid_until_num": {"$gte": self.valid_on}})
+            if not self.include_drafts:
+                clauses.append({"status": {"$ne": "draft"}})
         if self.doc_ids:
             clauses.append({"doc_id": {"$in": list(self.doc_ids)}})
         if self.date_from:

@@ -28,6 +28,7 @@ new one, never half. The pending record, written before the chunks, names both v
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -35,9 +36,10 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from chromadb.errors import InternalError as ChromaInternalError
 from langchain_chroma import Chroma
 
-from retrieval.chroma_client import connect
+from retrieval.chroma_client import connect, reconnect
 from retrieval.embeddings import EmbeddingModel, require_model
 from retrieval.errors import StoreError
 from retrieval.models import Document
@@ -47,6 +49,8 @@ if TYPE_CHECKING:
 
     from retrieval.config import Settings
     from retrieval.embeddings import DenseEmbeddings
+
+logger = logging.getLogger(__name__)
 
 COSINE = {"hnsw:space": "cosine"}
 WRITE_BATCH = 1000  # records per Chroma call
@@ -104,6 +108,14 @@ class VectorStore:
         # Raw collection for batch writes with precomputed vectors; typed loosely because
         # chromadb's metadata and filter types are stricter than what they accept.
         self._document_records: Any = self.documents._collection
+
+    def reopen(self) -> None:
+        """Embedded mode: reload the store from disk after another process wrote to it."""
+        if self.settings.vector_store.mode != "embedded":
+            return
+        self._client = reconnect(self.settings, self._client)
+        self._chunk_stores.clear()
+        self._open()
 
     def reset(self) -> None:
         """Delete every chunk, the manifest and the state, and start an empty index."""
@@ -326,6 +338,27 @@ class VectorStore:
             self._document_records.update(ids=ids, metadatas=metadatas)
             self._bump_revision()
 
+    def update_validity(
+        self, documents: Sequence[Document], chunk_metadata: Sequence[Mapping[str, Any]]
+    ) -> None:
+        """Rewrite the version fields of manifest records and merge ``chunk_metadata`` (one
+        mapping per document) into the metadata of each document's live chunks."""
+        if not documents:
+            return
+        for doc, extra in zip(documents, chunk_metadata, strict=True):
+            records = self._records(doc.language)
+            ids = chunk_ids(doc.doc_id, doc.version, doc.chunk_count)
+            if records is None or not ids:
+                continue
+            for start in range(0, len(ids), WRITE_BATCH):
+                batch = ids[start : start + WRITE_BATCH]
+                records.update(ids=batch, metadatas=[dict(extra)] * len(batch))
+        self._document_records.update(
+            ids=[d.doc_id for d in documents],
+            metadatas=[_document_metadata(d) for d in documents],
+        )
+        self._bump_revision()
+
     def remove_documents(self, doc_ids: Iterable[str]) -> None:
         records = self._manifest_records(list(doc_ids))
         if not records:
@@ -407,9 +440,20 @@ class VectorStore:
         if store is None:
             return []
         # Chroma >= 1.0 returns fewer results when the collection holds fewer than ``limit``.
-        results = store.similarity_search_by_vector_with_relevance_scores(
-            embedding=vector.tolist(), k=limit, filter=where
-        )
+        try:
+            results = store.similarity_search_by_vector_with_relevance_scores(
+                embedding=vector.tolist(), k=limit, filter=where
+            )
+        except ChromaInternalError:
+            if where is None:
+                raise
+            # An embedded store written by another process: its vector index in this process
+            # lags the metadata, and a filtered query then fails on ids it does not know yet.
+            # Unfiltered, it answers from what it has; the caller filters (``Searcher._live``).
+            logger.warning("filtered query failed on a stale embedded index; unfiltered instead")
+            results = store.similarity_search_by_vector_with_relevance_scores(
+                embedding=vector.tolist(), k=limit
+            )
         return [
             (str(doc.id), doc.page_content, dict(doc.metadata), 1.0 - float(distance))
             for doc, distance in results

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from retrieval import versions
 from retrieval.chunking import chunk_text
 from retrieval.config import Settings
 from retrieval.embeddings import DenseEmbeddings
@@ -30,7 +31,7 @@ from retrieval.index import VectorStore
 from retrieval.language import detect_language
 from retrieval.latent import encode_latent
 from retrieval.lexical import LexicalIndex
-from retrieval.loaders import load_bytes
+from retrieval.loaders import load_bytes, sidecar_metadata
 from retrieval.locking import WriterLock
 from retrieval.models import Chunk, Document, IngestFailure, IngestReport
 from retrieval.ownership import UPLOADS, owner_id, prunable
@@ -84,8 +85,7 @@ def content_hash(data: bytes, settings: Settings) -> str:
 
 
 def _date_number(date: str) -> int:
-    digits = "".join(c for c in date[:10] if c.isdigit())
-    return int(digits) if len(digits) == 8 else 0
+    return versions.day_number(date)
 
 
 class Ingestor:
@@ -181,6 +181,7 @@ class Ingestor:
                 report.removed += self._prune(manifest, prune_roots)
             if changed:
                 self._regroup(changed)
+            report.conflicts = self.apply_validity()
         finally:
             self._lock.release()
         return report
@@ -207,13 +208,15 @@ class Ingestor:
     ) -> None:
         try:
             data = source.path.read_bytes()
-            digest = content_hash(data, self.settings)
+            sidecar, sidecar_bytes = sidecar_metadata(source.path)
+            digest = content_hash(data + sidecar_bytes, self.settings)
             previous = manifest.get(source.doc_id)
             if previous is not None and previous.content_hash == digest:
                 report.unchanged += 1
                 return
             loaded = load_bytes(data, source.path.name, max_bytes=self._max_bytes())
-            document, chunks = self._prepare(source, loaded.text, loaded.metadata, digest)
+            metadata = {**loaded.metadata, **sidecar}
+            document, chunks = self._prepare(source, loaded.text, metadata, digest)
             if not chunks:
                 raise LoaderError(str(source.path), "no text to index after parsing")
             self._write(document, chunks)
@@ -235,6 +238,10 @@ class Ingestor:
     def _prepare(
         self, source: SourceFile, text: str, metadata: dict[str, str], digest: str
     ) -> tuple[Document, list[Chunk]]:
+        try:
+            validity = versions.declared_validity(metadata, source.doc_id)
+        except ValueError as e:
+            raise LoaderError(str(source.path), str(e)) from e
         declared = normalize_language(metadata.get("language"))
         language = declared or detect_language(
             text,
@@ -265,6 +272,7 @@ class Ingestor:
             chunk_count=len(chunks),
             source_root=source.root,
             owner=self.owner,
+            **validity,
         )
         return document, chunks
 
@@ -289,6 +297,7 @@ class Ingestor:
                 "date_num": _date_number(document.date),
                 "source": document.source,
                 "latent": latent_terms,
+                **versions.chunk_metadata(document),
             }
             for c, latent_terms in zip(chunks, latent, strict=True)
         ]
@@ -299,6 +308,7 @@ class Ingestor:
             document.language,
             list(zip(ids, indexed, strict=True)),
             latent,
+            versions.lexical_window(document),
         )
 
     def _prune(self, manifest: dict[str, Document], roots: Sequence[Path] | None) -> int:
@@ -325,9 +335,15 @@ class Ingestor:
             groups.detach(doc_id)
             remaining = {d: g for d, g in groups.as_dict().items() if d != doc_id}
             self.store.update_groups(remaining)
+            self.apply_validity()
         finally:
             self._lock.release()
         return True
+
+    def apply_validity(self) -> list[dict[str, Any]]:
+        """Derive every version's end and store what changed (``versions.apply``); the
+        conflicts found. The caller holds the writer lock."""
+        return versions.apply(self.store, self.lexical)
 
     # -- translation groups ------------------------------------------------------------------
     def _doc_vectors_and_text(self, doc: Document) -> tuple[np.ndarray[Any, Any], str]:
@@ -364,7 +380,7 @@ class Ingestor:
             neighbours |= by_number.get(doc.number, set()) if doc.number else set()
             for other_id in sorted(neighbours - {doc_id}):
                 other = manifest[other_id]
-                if other.language == doc.language:
+                if other.language == doc.language or not versions.may_be_translations(doc, other):
                     continue
                 pair = self.score_pair(doc, other)
                 self.last_pairs.append(pair)

@@ -47,7 +47,9 @@ MAX_DOCUMENT_FREQUENCY = 0.35
 #    reads the index only (4-5x faster at 10k chunks, for +30 % on disk).
 # 4: a chunks table whose rowid keys the FTS rows and the latent postings (deleting a document
 #    no longer scans the FTS table); impact-ordered latent postings and per-language sums.
-SCHEMA_VERSION = 4
+# 5: each document's validity window (day numbers) and draft flag, for as-of search.
+SCHEMA_VERSION = 5
+OPEN_END = 99991231  # retrieval.versions.OPEN_END
 LEGACY_TABLES = ("chunk_vocab", "chunk_terms", "latent_terms", "lexical_docs", "chunks")
 
 
@@ -86,6 +88,8 @@ class LexicalDocument:
     language: str
     chunks: Sequence[tuple[str, str]]
     latent: Sequence[str] = ()
+    window: tuple[int, int, bool] = (0, OPEN_END, False)
+    """(valid_from, valid_until) day numbers and whether it is a draft (``versions``)."""
 
 
 class LexicalIndex:
@@ -122,7 +126,10 @@ class LexicalIndex:
                     doc_id TEXT PRIMARY KEY,
                     version TEXT NOT NULL,
                     language TEXT NOT NULL,
-                    chunk_count INTEGER NOT NULL
+                    chunk_count INTEGER NOT NULL,
+                    valid_from INTEGER NOT NULL DEFAULT 0,
+                    valid_until INTEGER NOT NULL DEFAULT {OPEN_END},
+                    draft INTEGER NOT NULL DEFAULT 0
                 );
                 {LATENT_SCHEMA}
                 PRAGMA user_version = {SCHEMA_VERSION};
@@ -134,6 +141,33 @@ class LexicalIndex:
             rows = self._conn.execute("SELECT doc_id, version FROM lexical_docs").fetchall()
         return dict(rows)
 
+    def windows(self) -> dict[str, tuple[int, int, bool]]:
+        """doc_id -> (valid_from, valid_until, draft) as stored."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT doc_id, valid_from, valid_until, draft FROM lexical_docs"
+            ).fetchall()
+        return {str(d): (int(a), int(b), bool(c)) for d, a, b, c in rows}
+
+    def set_windows(self, windows: dict[str, tuple[int, int, bool]]) -> None:
+        """Change documents' validity windows (a later version or a repeal ended one)."""
+        with self._lock, self._conn:
+            self._conn.executemany(
+                "UPDATE lexical_docs SET valid_from = ?, valid_until = ?, draft = ? "
+                "WHERE doc_id = ?",
+                [(a, b, int(c), d) for d, (a, b, c) in windows.items()],
+            )
+
+    def excluded_on(self, day: int, drafts: bool = False) -> int:
+        """How many documents are not searchable on ``day`` (0: no filter needed)."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT count(*) FROM lexical_docs WHERE valid_from > ? OR valid_until < ?"
+                + ("" if drafts else " OR draft = 1"),
+                (day, day),
+            ).fetchone()
+        return int(row[0])
+
     def replace_document(
         self,
         doc_id: str,
@@ -141,12 +175,13 @@ class LexicalIndex:
         language: str,
         chunks: Sequence[tuple[str, str]],
         latent: Sequence[str] = (),
+        window: tuple[int, int, bool] = (0, OPEN_END, False),
     ) -> None:
         """Swap a document's rows for ``chunks`` (chunk_id, text) in one transaction.
 
         ``latent`` holds each chunk's latent terms encoded by ``encode_latent``.
         """
-        self.replace_documents([LexicalDocument(doc_id, version, language, chunks, latent)])
+        self.replace_documents([LexicalDocument(doc_id, version, language, chunks, latent, window)])
 
     def replace_documents(self, documents: Iterable[LexicalDocument]) -> None:
         """Swap the rows of several documents in one transaction.
@@ -175,9 +210,10 @@ class LexicalIndex:
             added.append((rowid, terms))
         self.latent.add(doc.language, added)
         self._conn.execute(
-            "INSERT OR REPLACE INTO lexical_docs VALUES (?, ?, ?, ?)",
-            (doc.doc_id, doc.version, doc.language, len(doc.chunks)),
-        )
+            "INSERT OR REPLACE INTO lexical_docs VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (doc.doc_id, doc.version, doc.language, len(doc.chunks), *doc.window[:2],
+             int(doc.window[2])),
+        )  # fmt: skip
 
     def _delete(self, doc_id: str) -> None:
         """Remove one document's rows (inside the caller's transaction)."""
@@ -220,11 +256,22 @@ class LexicalIndex:
 
     @staticmethod
     def _chunk_filter(
-        doc_ids: Sequence[str] | None, in_language: str | None, column: str
+        doc_ids: Sequence[str] | None,
+        in_language: str | None,
+        column: str,
+        valid_on: int | None = None,
+        drafts: bool = False,
     ) -> tuple[str, list[Any]]:
-        """A SQL condition on chunk rowid ``column`` restricting documents and language."""
+        """A SQL condition on chunk rowid ``column`` restricting documents, language and the
+        versions in force on day number ``valid_on`` (drafts only with ``drafts``)."""
         clauses: list[str] = []
         params: list[Any] = []
+        if valid_on is not None:
+            clauses.append(
+                "c.doc_id IN (SELECT doc_id FROM lexical_docs WHERE valid_from <= ? "
+                "AND valid_until >= ?" + ("" if drafts else " AND draft = 0") + ")"
+            )
+            params.extend([valid_on, valid_on])
         if doc_ids is not None:
             clauses.append(f"c.doc_id IN ({','.join('?' * len(doc_ids))})")
             params.extend(doc_ids)
@@ -243,10 +290,14 @@ class LexicalIndex:
         limit: int,
         doc_ids: Sequence[str] | None = None,
         in_language: str | None = None,
+        valid_on: int | None = None,
+        drafts: bool = False,
     ) -> list[tuple[str, float]]:
         """(chunk_id, bm25 score, higher is better) for the best ``limit`` chunks.
 
-        ``doc_ids`` and ``in_language`` restrict the documents searched (``None``: all).
+        ``doc_ids`` and ``in_language`` restrict the documents searched (``None``: all);
+        ``valid_on`` (a day number) keeps the versions in force that day, drafts only with
+        ``drafts``.
         """
         # Stem with the query's language and also keep the raw folded words, so a term
         # typed in one language still meets a name or number written in another.
@@ -256,7 +307,7 @@ class LexicalIndex:
             if not kept:
                 return []
             match = " OR ".join('"' + t.replace('"', "") + '"' for t in kept)
-            condition, params = self._chunk_filter(doc_ids, in_language, "rowid")
+            condition, params = self._chunk_filter(doc_ids, in_language, "rowid", valid_on, drafts)
             sql = (
                 "SELECT rowid, -bm25(chunk_terms) AS score FROM chunk_terms "
                 "WHERE chunk_terms MATCH ?"
@@ -284,6 +335,8 @@ class LexicalIndex:
         limit: int,
         doc_ids: Sequence[str] | None = None,
         in_language: str | None = None,
+        valid_on: int | None = None,
+        drafts: bool = False,
     ) -> list[tuple[str, float]]:
         """(chunk_id, dot product) of the chunks sharing most latent weight with the query.
 
@@ -296,7 +349,7 @@ class LexicalIndex:
             languages = [in_language] if in_language is not None else self.chunk_counts()
             found: list[tuple[int, float]] = []
             for lang in languages:
-                condition, params = self._chunk_filter(doc_ids, None, "p.chunk")
+                condition, params = self._chunk_filter(doc_ids, None, "p.chunk", valid_on, drafts)
                 found += self.latent.search(features, weights, lang, limit, condition, params)
             found.sort(key=lambda hit: hit[1], reverse=True)
             return self._with_chunk_ids(found[:limit])

@@ -91,6 +91,20 @@ def load_bytes(data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES
     return _load(data, filename, filename, max_bytes, len(data))
 
 
+SIDECAR_SUFFIX = ".meta.yaml"
+
+
+def sidecar_metadata(path: Path) -> tuple[dict[str, str], bytes]:
+    """The keys of ``NAME.meta.yaml`` beside ``path`` (front-matter for any file type) and its
+    bytes (they count in the file's content hash); empty when there is no sidecar."""
+    sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+    if not sidecar.is_file():
+        return {}, b""
+    data = sidecar.read_bytes()
+    text = data.decode("utf-8", errors="replace")
+    return _clean_metadata(_front_matter(text, str(sidecar))), data
+
+
 def sniff_kind(data: bytes, filename: str) -> str:
     """The kind of file: pdf, docx, html, markdown or text, decided by the bytes.
 

@@ -42,6 +42,22 @@ class Document:
     """The folder (or file) given to ``ingest`` that this document came from."""
     owner: str = ""
     """The worker (data dir) whose ingest wrote it; only it may prune it (``ownership``)."""
+    work: str = ""
+    """The regulation across its versions (``retrieval.versions``); "" in an older index."""
+    valid_from: str = ""
+    """First day this text applies (declared, else ``date``); "" means from the start."""
+    valid_until: str = ""
+    """Last day it applies: declared, or derived from a later version or a repeal; "" open."""
+    declared_until: str = ""
+    """``valid_until`` as the file declares it (the derivation starts again from it)."""
+    status: str = "in_force"
+    """``in_force`` | ``repealed`` | ``draft`` (a draft is searched only when asked for)."""
+    repeals: str = ""
+    """Works this text repeals, comma-separated."""
+    amends: str = ""
+    """Works this text amends, comma-separated (recorded, listed; no effect on validity)."""
+    conflict: str = ""
+    """Set when another document claims the same version: the one answered from instead."""
 
 
 def with_header(header: str, text: str) -> str:
@@ -107,6 +123,22 @@ class Citation:
     text: str
     score: float
     translations: tuple[str, ...] = ()
+    work: str = ""
+    valid_from: str = ""
+    valid_until: str | None = None
+    """Last day the cited version applies; ``None`` while it is open."""
+    status: str = "in_force"
+    superseded_by: dict[str, str] | None = None
+    """``{doc_id, valid_from}`` of the version in force today, when this one no longer is."""
+    version: str = ""
+    """The cited document version (the audit log records it; not in the JSON)."""
+
+    def to_json(self) -> dict[str, Any]:
+        payload = {**asdict(self), "translations": list(self.translations)}
+        payload.pop("version")
+        if self.superseded_by is None:
+            payload.pop("superseded_by")
+        return payload
 
 
 @dataclass(frozen=True)
@@ -138,6 +170,8 @@ class Answer:
     """LLM mode only: the model failed, so this is the extractive answer with a notice."""
     retrieved: list[Passage] = field(default_factory=list)
     """The ranked passages retrieval returned (evaluation reads them; not in the JSON)."""
+    as_of: str | None = None
+    """The date whose versions were searched (``YYYY-MM-DD``)."""
 
     def to_json(self) -> dict[str, Any]:
         """The documented ``--json`` shape (see README, "JSON answer")."""
@@ -149,11 +183,13 @@ class Answer:
             language=self.language,
             answer=self.answer,
             refused=self.refused,
-            citations=[{**asdict(c), "translations": list(c.translations)} for c in self.citations],
+            citations=[c.to_json() for c in self.citations],
             nearest=[asdict(d) for d in self.nearest],
             relevance=self.relevance,
             timings_ms={k: round(v, 1) for k, v in self.timings_ms.items()},
         )
+        if self.as_of is not None:
+            payload["as_of"] = self.as_of
         if self.verification is not None:
             payload["verification"] = dict(self.verification)
         if self.fallback:
@@ -179,6 +215,8 @@ class IngestReport:
     failed: list[IngestFailure] = field(default_factory=list)
     foreign: int = 0
     """``/reindex``: documents left alone because another worker owns them (server mode)."""
+    conflicts: list[dict[str, Any]] = field(default_factory=list)
+    """Overlapping versions of one work (``retrieval.versions.Conflict.to_json``)."""
 
     def to_json(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -188,6 +226,7 @@ class IngestReport:
             "removed": self.removed,
             "chunks": self.chunks,
             "failed": [asdict(f) for f in self.failed],
+            "conflicts": list(self.conflicts),
         }
         if self.foreign:
             payload["foreign"] = self.foreign

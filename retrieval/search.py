@@ -28,6 +28,7 @@ from retrieval.fusion import Candidate, SearchFilters, fuse
 from retrieval.index import VECTOR_KEY, VectorStore
 from retrieval.lexical import LexicalDocument, LexicalIndex
 from retrieval.models import Document, Passage, with_header
+from retrieval.versions import in_force, lexical_window
 
 SYNC_BATCH = 64  # documents per lexical transaction when rebuilding the cache from Chroma
 
@@ -59,12 +60,15 @@ class Searcher:
         # Derived from the manifest at refresh, so a query never scans it.
         self._languages_all: list[str] = []
         self._groups: dict[str, list[Document]] = {}
+        self._excluded: dict[tuple[str, bool], set[str]] = {}
 
     # -- manifest and lexical consistency ---------------------------------------------------
     def refresh(self, force: bool = False) -> dict[str, Document]:
         """Reload the manifest when another writer committed; resync the lexical cache."""
         with self._lock:
             revision = self.store.revision()
+            if not force and self._revision is not None and revision != self._revision:
+                self.store.reopen()  # another process committed (our own writes force)
             if force or revision != self._revision:
                 self.store.check_embedding_model()
                 self._manifest = self.store.manifest()
@@ -81,6 +85,21 @@ class Searcher:
         for doc in self._manifest.values():
             groups.setdefault(doc.group_id or doc.doc_id, []).append(doc)
         self._groups = groups
+        self._excluded = {}
+
+    def _excluded_languages(self, filters: SearchFilters) -> set[str]:
+        """Languages with a document not searchable on ``filters.as_of``: only their queries
+        carry the as-of filter (a Chroma metadata filter scans the whole collection)."""
+        if filters.as_of is None:
+            return set()
+        key = (filters.as_of, filters.include_drafts)
+        with self._lock:
+            if key not in self._excluded:
+                self._excluded[key] = {
+                    d.language for d in self._manifest.values()
+                    if not in_force(d, filters.as_of, drafts=filters.include_drafts)
+                }  # fmt: skip
+            return self._excluded[key]
 
     def _compute_centroids(self) -> None:
         """Per-language mean vectors, from the manifest's per-document mean vectors."""
@@ -110,6 +129,12 @@ class Searcher:
         lexical_versions = self.lexical.versions()
         stale = [d for d in lexical_versions if d not in self._manifest]
         self.lexical.remove_documents(stale)
+        windows = self.lexical.windows()
+        moved = {
+            doc_id: lexical_window(doc) for doc_id, doc in self._manifest.items()
+            if doc_id in windows and windows[doc_id] != lexical_window(doc)
+        }  # fmt: skip
+        self.lexical.set_windows(moved)  # another process derived a new end date
         missing = [
             doc for doc_id, doc in self._manifest.items()
             if lexical_versions.get(doc_id) != doc.version
@@ -125,16 +150,26 @@ class Searcher:
                     )
                 ]
                 latent = [str((m or {}).get("latent", "")) for m in got["metadatas"]]
-                batch.append(LexicalDocument(doc.doc_id, doc.version, doc.language, rows, latent))
+                batch.append(
+                    LexicalDocument(
+                        doc.doc_id, doc.version, doc.language, rows, latent, lexical_window(doc)
+                    )
+                )
             self.lexical.replace_documents(batch)
 
     @property
     def manifest(self) -> dict[str, Document]:
         return self._manifest
 
-    def _live(self, chunk_id: str, doc_id: str) -> bool:
+    def _live(self, chunk_id: str, doc_id: str, filters: SearchFilters | None = None) -> bool:
+        """The chunk's version is the manifest's and, with ``filters.as_of``, in force then
+        (checked here too: the store's filters may predate a derived end date)."""
         doc = self._manifest.get(doc_id)
-        return doc is not None and doc.version == _version_of(chunk_id)
+        if doc is None or doc.version != _version_of(chunk_id):
+            return False
+        if filters is None or filters.as_of is None:
+            return True
+        return in_force(doc, filters.as_of, drafts=filters.include_drafts)
 
     # -- retrieval --------------------------------------------------------------------------
     def search(
@@ -160,14 +195,15 @@ class Searcher:
                 timings["embed"] = (time.perf_counter() - start) * 1000
             start = time.perf_counter()
             dense_hits: list[tuple[float, Candidate]] = []
-            where = filters.chroma_where()
+            excluded = self._excluded_languages(filters)
             for lang in self._languages(filters):
                 offset = self.language_offset(query_vector, lang)
+                where = filters.chroma_where(validity=lang in excluded)
                 for chunk_id, text, metadata, similarity in self.store.query_chunks(
                     query_vector, limit, lang, where
                 ):
                     doc_id = str(metadata.get("doc_id", ""))
-                    if self._live(chunk_id, doc_id):
+                    if self._live(chunk_id, doc_id, filters):
                         candidate = Candidate(chunk_id, doc_id, text, metadata, dense=similarity)
                         dense_hits.append((similarity - offset, candidate))
             dense_hits.sort(key=lambda pair: pair[0], reverse=True)
@@ -180,11 +216,13 @@ class Searcher:
             start = time.perf_counter()
             doc_ids = self._filtered_doc_ids(filters)
             rank = 0
+            valid_on = filters.valid_on if self._excluded_languages(filters) else None
             for chunk_id, _score in self.lexical.search(
-                query, language, limit, doc_ids, in_language=filters.language
-            ):
+                query, language, limit, doc_ids, in_language=filters.language,
+                valid_on=valid_on, drafts=filters.include_drafts,
+            ):  # fmt: skip
                 doc_id = chunk_id.split("::")[0]
-                if not self._live(chunk_id, doc_id):
+                if not self._live(chunk_id, doc_id, filters):
                     continue
                 rank += 1
                 candidate = candidates.setdefault(chunk_id, Candidate(chunk_id, doc_id))
@@ -197,12 +235,15 @@ class Searcher:
             doc_ids = self._filtered_doc_ids(filters)
             latent_hits: list[tuple[float, str]] = []
             offsets = self.lexical.latent_offsets(features.tolist(), weights.tolist())
+            excluded = self._excluded_languages(filters)
             for lang in self._languages(filters):
                 offset = offsets.get(lang, 0.0)
                 for chunk_id, score in self.lexical.search_latent(
-                    features.tolist(), weights.tolist(), limit, doc_ids, in_language=lang
-                ):
-                    if self._live(chunk_id, chunk_id.split("::")[0]):
+                    features.tolist(), weights.tolist(), limit, doc_ids, in_language=lang,
+                    valid_on=filters.valid_on if lang in excluded else None,
+                    drafts=filters.include_drafts,
+                ):  # fmt: skip
+                    if self._live(chunk_id, chunk_id.split("::")[0], filters):
                         latent_hits.append((score - offset, chunk_id))
             latent_hits.sort(reverse=True)
             for rank, (_, chunk_id) in enumerate(latent_hits[:limit], start=1):
@@ -217,7 +258,7 @@ class Searcher:
         if query_vector is None:  # lexical or latent alone: still needed for dense scores
             query_vector = self.embeddings.embed_query_vector(query)
         self._fill_missing(fused[: limit * 2], query_vector)
-        passages = self._collapse_translations(fused, language, k)
+        passages = self._collapse_translations(fused, language, k, filters)
         timings["fusion"] = (time.perf_counter() - start) * 1000
         return passages
 
@@ -289,7 +330,7 @@ class Searcher:
         return target_ids[int(np.argmax(target_vectors @ row))]
 
     def _collapse_translations(
-        self, fused: list[Candidate], language: str, k: int
+        self, fused: list[Candidate], language: str, k: int, filters: SearchFilters | None = None
     ) -> list[Passage]:
         passages: list[Passage] = []
         seen: set[str] = set()
@@ -306,6 +347,9 @@ class Searcher:
                 if self.settings.retrieval.group_translations
                 else [doc]
             )
+            if filters is not None and filters.as_of is not None:  # an older index's groups
+                on, drafts = filters.as_of, filters.include_drafts
+                members = [m for m in members if in_force(m, on, drafts=drafts)] or [doc]
             shown_id, shown_doc, key = candidate.chunk_id, doc, candidate.chunk_id
             if len(members) > 1:
                 anchor = min(members, key=lambda d: d.doc_id)

@@ -71,7 +71,7 @@ def test_ingest_json_report(sample_index: IngestedCorpus) -> None:
 
     assert report == {
         "added": len(SAMPLE_FILES), "updated": 0, "unchanged": 0, "removed": 0,
-        "chunks": report["chunks"], "failed": [],
+        "chunks": report["chunks"], "failed": [], "conflicts": [],
     }  # fmt: skip
     assert report["chunks"] >= 100
     assert sample_index.process.stdout.count("\n") == 1  # one JSON line, no progress bar
@@ -233,7 +233,7 @@ def test_stats_json(sample_index: IngestedCorpus) -> None:
     assert stats["documents"] == len(SAMPLE_FILES)
     assert stats["chunks"] == sample_index.report["chunks"]
     assert stats["languages"] == {
-        "ar": 1, "de": 1, "en": 2, "es": 1, "fr": 1, "id": 1, "pl": 1, "pt": 1, "vi": 1,
+        "ar": 1, "de": 1, "en": 5, "es": 1, "fr": 3, "id": 1, "pl": 1, "pt": 1, "vi": 1,
     }  # fmt: skip
     assert ["ig-2024-07.ar.md", "ig-2024-07.en.md", "ig-2024-07.fr.md"] in stats[
         "translation_groups"

@@ -37,7 +37,9 @@ SAMPLE_MAX_FALSE_REFUSALS = 3
 
 def run(assistant: Assistant, qa_file: Path) -> tuple[list[Outcome], dict[str, Any]]:
     """Evaluate as ``regula eval`` does; print the table and the misses; return the 'all' row."""
-    outcomes, rows = evaluate(load_qa(qa_file), lambda item: assistant.ask(item.question))
+    outcomes, rows = evaluate(
+        load_qa(qa_file), lambda item: assistant.ask(item.question, filters=item.filters())
+    )
     print(f"\n{qa_file.name}")
     headers = list(rows[0])
     print("  ".join(f"{h:>14}" if h != "lang" else f"{h:4}" for h in headers))

@@ -47,7 +47,9 @@ class SlowAssistant:
     def reindex(self) -> IngestReport:
         return self._write("reindex", wait=True)
 
-    def ingest_bytes(self, data: bytes, filename: str) -> IngestReport:
+    def ingest_bytes(
+        self, data: bytes, filename: str, metadata: dict[str, str] | None = None
+    ) -> IngestReport:
         return self._write("upload")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -130,3 +131,33 @@ def test_from_settings_uses_data_dir_and_can_be_disabled(tmp_path: Path) -> None
     assert off.rows() == []
     assert off.summary(7)["questions"] == 0
     assert not off.set_feedback(1, 1, 1)
+
+
+def test_cited_versions_alerts_and_an_older_log_gets_the_new_columns(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite3"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE questions (id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL NOT NULL,"
+        " user_id INTEGER NOT NULL, chat_id INTEGER NOT NULL, question TEXT NOT NULL,"
+        " language TEXT NOT NULL DEFAULT '', cited_doc_ids TEXT NOT NULL DEFAULT '[]',"
+        " refused INTEGER NOT NULL, latency_ms REAL NOT NULL, feedback INTEGER)"
+    )
+    old.commit()
+    old.close()
+    log = AuditLog(path, retention_days=90)
+    cited = [{"doc_id": "a.md", "version": "v1", "title": "A", "valid_until": ""}]
+    row = log.record(user_id=1, chat_id=1, question="q", cited_doc_ids=["a.md"], refused=False,
+                     latency_ms=1.0, cited_versions=cited, as_of="2025-01-01")  # fmt: skip
+    assert row is not None
+    (pending,) = log.with_citations(pending=True)
+    assert pending["cited_versions"] == cited
+    assert pending["as_of"] == "2025-01-01"
+    assert log.mark_notified(row)
+    assert not log.mark_notified(row)  # at most once
+    assert log.with_citations(pending=True) == []
+    assert log.question_of(row, 1) == {"question": "q", "language": "", "as_of": "2025-01-01"}
+    assert log.question_of(row, 2) is None
+    assert log.alerts_enabled(1)
+    log.set_alerts(1, False)
+    assert not log.alerts_enabled(1)
+    log.close()
