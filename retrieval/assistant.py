@@ -26,6 +26,7 @@ from retrieval.lexical import LexicalIndex
 from retrieval.models import Answer, Document, IngestReport, NearestDocument, Passage
 from retrieval.ownership import owned
 from retrieval.prompts import Prompts, default_prompts
+from retrieval.refusal import Calibration, Thresholds, thresholds_for
 from retrieval.search import Searcher
 
 _UPLOAD_NAME_RE = re.compile(r"[^\w.\-]+")
@@ -140,21 +141,34 @@ class Assistant:
             ]
             return self.composer.refuse(question, language, nearest)
 
-        if relevance < self.settings.answer.min_relevance:
-            answer = refuse()
-        else:
+        outcome = self.thresholds().decide(relevance)
+        if outcome == "answer":
             answer = self.composer.compose(question, language, passages, scored)
             if self.generator is not None:
                 answer = self.generator.generate(
                     query, language, passages, answer, refuse, timings, on_progress
                 )
                 answer.question = question
+        elif outcome == "closest" and scored:
+            answer = self.composer.compose(question, language, passages, scored, "closest")
+        else:
+            answer = refuse()
         timings["answer"] = (time.perf_counter() - step) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
         answer.relevance = round(relevance, 4)
         answer.retrieved = retrieved
         return answer
+
+    # -- refusal thresholds --------------------------------------------------------------------
+    def calibration(self) -> Calibration | None:
+        """The calibration ``regula calibrate`` stored with the index, if any."""
+        record = self.store.calibration_record()
+        return None if record is None else Calibration.from_record(record)
+
+    def thresholds(self) -> Thresholds:
+        """The thresholds ``ask`` decides on: config, else the stored calibration, else default."""
+        return thresholds_for(self.settings.answer, self.calibration())
 
     def search(self, query: str, *, k: int = 5, language: str | None = None) -> list[Passage]:
         """Top passages without composing an answer (inline lookup)."""

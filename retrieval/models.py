@@ -7,7 +7,11 @@ the Telegram bot and the tests see one vocabulary.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+AnswerOutcome = Literal["answer", "closest", "not_covered"]
+"""``answer``: the quotes answer the question; ``closest``: no passage answers it directly, the
+closest ones are quoted (with citations); ``not_covered``: only the nearest documents."""
 
 
 @dataclass(frozen=True)
@@ -138,6 +142,13 @@ class Answer:
     """LLM mode only: the model failed, so this is the extractive answer with a notice."""
     retrieved: list[Passage] = field(default_factory=list)
     """The ranked passages retrieval returned (evaluation reads them; not in the JSON)."""
+    outcome: AnswerOutcome | None = None
+    """``None`` when built: ``not_covered`` if ``refused`` else ``answer``. ``refused`` is true
+    for ``closest`` and ``not_covered``."""
+
+    def __post_init__(self) -> None:
+        if self.outcome is None:
+            self.outcome = "not_covered" if self.refused else "answer"
 
     def to_json(self) -> dict[str, Any]:
         """The documented ``--json`` shape (see README, "JSON answer")."""
@@ -149,6 +160,7 @@ class Answer:
             language=self.language,
             answer=self.answer,
             refused=self.refused,
+            outcome=self.outcome,
             citations=[{**asdict(c), "translations": list(c.translations)} for c in self.citations],
             nearest=[asdict(d) for d in self.nearest],
             relevance=self.relevance,
