@@ -166,6 +166,17 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    report = _assistant(settings).calibrate(args.qa)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        from bot.render import render_calibration
+
+        sys.stdout.write(render_calibration(report))
+    return EXIT_OK
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.render import render_eval
     from retrieval.evaluation import (
@@ -277,6 +288,15 @@ def _parser() -> argparse.ArgumentParser:
         "--ids", type=Path, default=None, help="only the questions whose ids this file lists"
     )
     evaluation.set_defaults(handler=cmd_eval)
+
+    calibration = sub.add_parser(
+        "calibrate", parents=[common], help="derive the refusal thresholds from the corpus"
+    )
+    calibration.add_argument(
+        "--qa", type=Path, default=None, help="a labelled QA file that refines the thresholds"
+    )
+    calibration.add_argument("--json", action="store_true", help="print JSON")
+    calibration.set_defaults(handler=cmd_calibrate)
 
     serve = sub.add_parser("serve", parents=[common], help="run the Telegram bot")
     serve.set_defaults(handler=cmd_serve)

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.answer import AnswerComposer
+from retrieval.calibration import CalibrationReport, calibrate
 from retrieval.config import Settings
 from retrieval.embeddings import DenseEmbeddings, build_embeddings
 from retrieval.fusion import SearchFilters
@@ -170,6 +171,11 @@ class Assistant:
         """The thresholds ``ask`` decides on: config, else the stored calibration, else default."""
         return thresholds_for(self.settings.answer, self.calibration())
 
+    def calibrate(self, qa_path: Path | None = None) -> CalibrationReport:
+        """Derive the thresholds from this corpus and store them with the index
+        (``retrieval.calibration``); ``qa_path``, a labelled QA file, refines them."""
+        return calibrate(self, qa_path)
+
     def search(self, query: str, *, k: int = 5, language: str | None = None) -> list[Passage]:
         """Top passages without composing an answer (inline lookup)."""
         return self.searcher.search(query, language or self.detect_language(query), k)
@@ -242,9 +248,30 @@ class Assistant:
             "translation_groups": sorted(
                 sorted(members) for members in groups.values() if len(members) > 1
             ),
+            "refusal": self._refusal_stats(),
             "data_dir": str(self.settings.storage.data_dir),
             "vector_store": self.settings.vector_store.mode,
         }
+
+    def _refusal_stats(self) -> dict[str, Any]:
+        calibration = self.calibration()
+        thresholds = thresholds_for(self.settings.answer, calibration)
+        stats: dict[str, Any] = {
+            "answer_above": thresholds.answer_above,
+            "not_covered_below": thresholds.not_covered_below,
+            "source": thresholds.source,
+            "calibrated_at": calibration.made_at if calibration else None,
+        }
+        if calibration is not None:
+            stats["calibration"] = {
+                "answer_above": calibration.answer_above,
+                "not_covered_below": calibration.not_covered_below,
+                "method": calibration.method,
+                "pseudo_questions": calibration.pseudo_questions,
+                "qa_questions": calibration.qa_questions,
+                "stale": calibration.revision != self.store.revision(),
+            }
+        return stats
 
     def close(self) -> None:
         self.lexical.close()
