@@ -204,7 +204,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                      "questions": [
             {"id": o.item.id, "lang": o.item.lang, "kind": o.item.kind, "hit": o.hit,
              "quote_hit": o.quote_hit, "top1": o.top1_hit, "gold_rank": o.gold_rank,
-             "refused": o.answer.refused, "relevance": o.answer.relevance,
+             "refused": o.answer.refused, "outcome": o.answer.outcome,
+             "relevance": o.answer.relevance,
              "cited": [c.doc_id for c in o.answer.citations],
              **({"verification": o.answer.verification, "fallback": o.answer.fallback}
                 if llm else {})}

@@ -99,7 +99,9 @@ def render_eval(
     parts = []
     if details:
         for o in outcomes:
-            verdict = "refused" if o.answer.refused else ("HIT" if o.hit else "miss")
+            verdict = {"closest": "closest", "not_covered": "refused"}.get(
+                str(o.answer.outcome), "HIT" if o.hit else "miss"
+            )
             rank = "-" if o.gold_rank is None else str(o.gold_rank)
             cited = ",".join(c.doc_id for c in o.answer.citations) or "-"
             parts.append(
