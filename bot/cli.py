@@ -190,6 +190,17 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    report = _assistant(settings).calibrate(args.qa)
+    if args.json:
+        _print_json(report.to_json())
+    else:
+        from bot.render import render_calibration
+
+        sys.stdout.write(render_calibration(report))
+    return EXIT_OK
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from bot.render import render_eval
     from retrieval.evaluation import (
@@ -218,7 +229,8 @@ def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
                      "questions": [
             {"id": o.item.id, "lang": o.item.lang, "kind": o.item.kind, "hit": o.hit,
              "quote_hit": o.quote_hit, "top1": o.top1_hit, "gold_rank": o.gold_rank,
-             "refused": o.answer.refused, "relevance": o.answer.relevance,
+             "refused": o.answer.refused, "outcome": o.answer.outcome,
+             "relevance": o.answer.relevance,
              "cited": [c.doc_id for c in o.answer.citations],
              **({"verification": o.answer.verification, "fallback": o.answer.fallback}
                 if llm else {})}
@@ -354,6 +366,14 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--since", type=_date, default=None, help="asked on/after YYYY-MM-DD")
     audit.add_argument("--json", action="store_true", help="print JSON")
     audit.set_defaults(handler=cmd_audit)
+    calibration = sub.add_parser(
+        "calibrate", parents=[common], help="derive the refusal thresholds from the corpus"
+    )
+    calibration.add_argument(
+        "--qa", type=Path, default=None, help="a labelled QA file that refines the thresholds"
+    )
+    calibration.add_argument("--json", action="store_true", help="print JSON")
+    calibration.set_defaults(handler=cmd_calibrate)
 
     serve = sub.add_parser("serve", parents=[common], help="run the Telegram bot")
     serve.set_defaults(handler=cmd_serve)

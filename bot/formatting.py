@@ -71,12 +71,18 @@ def _header(text: str) -> str:
 
 
 def render_answer(answer: Answer, prompts: Prompts) -> str:
-    """The answer text, then its numbered sources (a refusal names the nearest documents)."""
+    """The answer text, then its numbered sources.
+
+    The three outcomes: ``answer`` lists its sources; ``closest`` lists the same numbered
+    citations under "Closest passages" (its text already says none answers directly);
+    ``not_covered`` has no citations, its text names the nearest documents.
+    """
     lang = answer.language
     parts = [escape(answer.answer.strip())]
     if answer.citations:
+        header = "bot_closest_header" if answer.outcome == "closest" else "bot_sources_header"
         lines = [citation_line(c) for c in answer.citations]
-        parts.append("\n".join([_header(prompts.get("bot_sources_header", lang)), *lines]))
+        parts.append("\n".join([_header(prompts.get(header, lang)), *lines]))
     return "\n\n".join(parts)
 
 

@@ -205,7 +205,15 @@ def _log_answer(
     update: Update, context: Context, question: str, answer: Answer, latency_ms: float
 ) -> None:
     """One INFO line per answer; the question text only with ``logging.questions``."""
-    outcome = "refused" if answer.refused else "fallback" if answer.fallback else "answered"
+    outcome = (
+        "closest"
+        if answer.outcome == "closest"
+        else "refused"
+        if answer.refused
+        else "fallback"
+        if answer.fallback
+        else "answered"
+    )
     dep(context, "metrics").answered(answer.language, outcome, latency_ms / 1000)
     fields = {"update_id": update.update_id, "language": answer.language, "outcome": outcome,
               "latency_ms": round(latency_ms, 1)}  # fmt: skip

@@ -54,7 +54,8 @@ class Metrics:
         r = self.registry
         self.questions = Counter(
             "regula_questions", "Questions answered, by answer language and outcome "
-            "(answered, refused, fallback, unavailable).", ["language", "outcome"], registry=r,
+            "(answered, closest, refused, fallback, unavailable).", ["language", "outcome"],
+            registry=r,
         )  # fmt: skip
         self.answer_seconds = Histogram(
             "regula_answer_seconds", "Time from question to composed answer.",

@@ -6,12 +6,15 @@ Pure functions; the Telegram rendering (HTML) lives in ``bot/formatting.py``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from retrieval.citations import source_label
 from retrieval.evaluation import Outcome
 from retrieval.models import Answer, Document, IngestReport
 from retrieval.prompts import Prompts
+
+if TYPE_CHECKING:
+    from retrieval.calibration import CalibrationReport
 
 
 def render_answer(answer: Answer, prompts: Prompts) -> str:
@@ -28,6 +31,21 @@ def render_answer(answer: Answer, prompts: Prompts) -> str:
                 "    " + prompts.get("translations_available", answer.language, languages=names)
             )
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_calibration(report: CalibrationReport) -> str:
+    c = report.calibration
+    lines = [
+        f"answer_above {c.answer_above}, not_covered_below {c.not_covered_below} "
+        f"({c.method}, signal {c.signal})",
+        f"pseudo-questions {c.pseudo_questions}: with their document median {c.answerable_median} "
+        f"({c.answerable_answered:.0%} would be answered), left out median "
+        f"{c.unanswerable_median}, 0.9 quantile {c.unanswerable_q90}",
+    ]
+    if report.qa:
+        lines.append("labelled questions: " + ", ".join(f"{k} {v}" for k, v in report.qa.items()))
+    lines.append(f"stored with the index at {c.made_at}; took {c.seconds} s")
+    return "\n".join(lines) + "\n"
 
 
 def render_ingest(report: IngestReport) -> str:
@@ -97,7 +115,9 @@ def render_eval(
     parts = []
     if details:
         for o in outcomes:
-            verdict = "refused" if o.answer.refused else ("HIT" if o.hit else "miss")
+            verdict = {"closest": "closest", "not_covered": "refused"}.get(
+                str(o.answer.outcome), "HIT" if o.hit else "miss"
+            )
             rank = "-" if o.gold_rank is None else str(o.gold_rank)
             cited = ",".join(c.doc_id for c in o.answer.citations) or "-"
             parts.append(

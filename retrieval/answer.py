@@ -1,9 +1,10 @@
 """Extractive answers: the sentences that answer the question, each with its ``[n]``.
 
 Nothing is generated: every sentence of an answer is a verbatim quote from a retrieved
-passage, so the answer cannot state a rule the corpus does not contain. When even the best
-sentence is not close enough to the question (``answer.min_relevance``, calibrated on the
-evaluation sets), Regula refuses and lists the nearest documents instead.
+passage, so the answer cannot state a rule the corpus does not contain. How strong the
+evidence must be is ``retrieval.refusal``'s decision: below ``answer_above`` the same quotes are
+shown as the *closest* passages, not as the answer (``compose(..., outcome="closest")``), and
+below ``not_covered_below`` Regula lists the nearest documents instead (``refuse``).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from numpy.typing import NDArray
 from retrieval.citations import QUOTE_JOIN, Sentence, locator_for, quote_of, split_sentences
 from retrieval.config import Settings
 from retrieval.embeddings import DenseEmbeddings
-from retrieval.models import Answer, Citation, NearestDocument, Passage
+from retrieval.models import Answer, AnswerOutcome, Citation, NearestDocument, Passage
 from retrieval.prompts import Prompts
+from retrieval.refusal import evidence_score
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,8 @@ class AnswerComposer:
         ]
 
     def relevance(self, passages: Sequence[Passage]) -> float:
-        """The evidence strength used for refusal: the best question-passage cosine.
-
-        E5 is trained to score query/passage pairs, and on the evaluation sets this signal
-        separates answerable from unanswerable questions better than sentence scores did
-        (seeds: answerable >= 0.801, unanswerable <= 0.772).
-        """
-        return max((p.dense_score for p in passages), default=0.0)
+        """The evidence strength the outcome is decided on (``refusal.evidence_score``)."""
+        return evidence_score(passages)
 
     def select(self, scored: Sequence[ScoredSentence]) -> list[ScoredSentence]:
         """The best sentence of each top passage, while within ``sentence_margin`` of the best.
@@ -93,7 +90,10 @@ class AnswerComposer:
         language: str,
         passages: Sequence[Passage],
         scored: Sequence[ScoredSentence],
+        outcome: AnswerOutcome = "answer",
     ) -> Answer:
+        """The quotes with their citations: framed as the answer, or (``outcome="closest"``)
+        as the closest passages to a question that none of them answers directly."""
         chosen = self.select(scored)
         numbers: dict[int, int] = {}
         quotes: dict[int, list[ScoredSentence]] = {}
@@ -123,7 +123,8 @@ class AnswerComposer:
                     translations=passage.translations,
                 )
             )
-        lines = [self.prompts.get("answer_intro", language)]
+        intro = "closest_intro" if outcome == "closest" else "answer_intro"
+        lines = [self.prompts.get(intro, language)]
         for item in chosen:
             lines.append(f"{shown[id(item)]} [{numbers[item.passage_index]}]")
         foreign = sorted({c.language for c in citations if c.language != language})
@@ -141,8 +142,9 @@ class AnswerComposer:
             question=question,
             language=language,
             answer="\n".join(lines),
-            refused=False,
+            refused=outcome != "answer",
             citations=citations,
+            outcome="closest" if outcome == "closest" else "answer",
         )
 
     def refuse(self, question: str, language: str, nearest: Sequence[NearestDocument]) -> Answer:

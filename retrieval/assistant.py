@@ -18,6 +18,7 @@ from typing import Any
 import yaml
 
 from retrieval.answer import AnswerComposer
+from retrieval.calibration import CalibrationReport, calibrate
 from retrieval.config import Settings
 from retrieval.embeddings import DenseEmbeddings, build_embeddings
 from retrieval.fusion import SearchFilters
@@ -30,6 +31,7 @@ from retrieval.loaders import SIDECAR_SUFFIX
 from retrieval.models import Answer, Document, IngestReport, NearestDocument, Passage
 from retrieval.ownership import owned
 from retrieval.prompts import Prompts, default_prompts
+from retrieval.refusal import Calibration, Thresholds, thresholds_for
 from retrieval.search import Searcher
 from retrieval.versions import annotate, history, today
 
@@ -152,15 +154,18 @@ class Assistant:
             ]
             return self.composer.refuse(question, language, nearest)
 
-        if relevance < self.settings.answer.min_relevance:
-            answer = refuse()
-        else:
+        outcome = self.thresholds().decide(relevance)
+        if outcome == "answer":
             answer = self.composer.compose(question, language, passages, scored)
             if self.generator is not None:
                 answer = self.generator.generate(
                     query, language, passages, answer, refuse, timings, on_progress
                 )
                 answer.question = question
+        elif outcome == "closest" and scored:
+            answer = self.composer.compose(question, language, passages, scored, "closest")
+        else:
+            answer = refuse()
         timings["answer"] = (time.perf_counter() - step) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
@@ -169,6 +174,21 @@ class Assistant:
         answer.as_of = filters.as_of
         annotate(answer, self.searcher.manifest, today(), self.prompts)
         return answer
+
+    # -- refusal thresholds --------------------------------------------------------------------
+    def calibration(self) -> Calibration | None:
+        """The calibration ``regula calibrate`` stored with the index, if any."""
+        record = self.store.calibration_record()
+        return None if record is None else Calibration.from_record(record)
+
+    def thresholds(self) -> Thresholds:
+        """The thresholds ``ask`` decides on: config, else the stored calibration, else default."""
+        return thresholds_for(self.settings.answer, self.calibration())
+
+    def calibrate(self, qa_path: Path | None = None) -> CalibrationReport:
+        """Derive the thresholds from this corpus and store them with the index
+        (``retrieval.calibration``); ``qa_path``, a labelled QA file, refines them."""
+        return calibrate(self, qa_path)
 
     def search(self, query: str, *, k: int = 5, language: str | None = None) -> list[Passage]:
         """Top passages without composing an answer (inline lookup)."""
@@ -259,9 +279,30 @@ class Assistant:
             "translation_groups": sorted(
                 sorted(members) for members in groups.values() if len(members) > 1
             ),
+            "refusal": self._refusal_stats(),
             "data_dir": str(self.settings.storage.data_dir),
             "vector_store": self.settings.vector_store.mode,
         }
+
+    def _refusal_stats(self) -> dict[str, Any]:
+        calibration = self.calibration()
+        thresholds = thresholds_for(self.settings.answer, calibration)
+        stats: dict[str, Any] = {
+            "answer_above": thresholds.answer_above,
+            "not_covered_below": thresholds.not_covered_below,
+            "source": thresholds.source,
+            "calibrated_at": calibration.made_at if calibration else None,
+        }
+        if calibration is not None:
+            stats["calibration"] = {
+                "answer_above": calibration.answer_above,
+                "not_covered_below": calibration.not_covered_below,
+                "method": calibration.method,
+                "pseudo_questions": calibration.pseudo_questions,
+                "qa_questions": calibration.qa_questions,
+                "stale": calibration.revision != self.store.revision(),
+            }
+        return stats
 
     def close(self) -> None:
         self.lexical.close()

@@ -189,12 +189,27 @@ class AnswerSettings(Section):
         description="'extractive' quotes sentences; 'llm' has the chat model in section 'llm' "
         "write the answer, then keeps only the claims its cited passages support.",
     )
-    min_relevance: float = Field(
-        0.785,
+    min_relevance: float | None = Field(
+        None,
         ge=0,
         le=1,
-        description="Below this best question-passage similarity Regula refuses "
-        "(calibrated on the evaluation sets; see README, 'Refusal').",
+        description="Legacy single threshold: when set, it fills both 'answer_above' and "
+        "'not_covered_below' where those are unset (answer or not covered, no 'closest').",
+    )
+    answer_above: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Evidence score from which the quotes are given as the answer; below it "
+        "the closest passages are shown instead. Unset (null): the value 'regula calibrate' "
+        "stored with the index, else 0.785 (see README, 'Refusal').",
+    )
+    not_covered_below: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Evidence score below which only the nearest documents are listed. "
+        "Unset (null): the calibrated value, else 0.785. Never above 'answer_above'.",
     )
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted in an answer.")
     sentence_margin: float = Field(

@@ -10,7 +10,10 @@ contain; any one gold entry counts. Metrics, per question language and overall:
 - recall@1/4/10: a gold passage is among the first 1/4/10 retrieved, before answer composition
   (and whether or not the answer refuses), so retrieval and composition can be told apart
 - quote length p50 / p95 (characters shown per citation)
-- refusal rate on out-of-scope questions, and false refusals on in-scope ones
+- out-of-scope questions handled (outcome ``closest`` or ``not_covered``: not given as the
+  answer), and how many of them got ``not_covered``; false refusals (in-scope questions not
+  given as answered: ``closest`` or ``not_covered``), how many of them got ``not_covered``, and
+  how many ``closest`` ones still cite a gold passage (``closest_hits``)
 - latency p50 / p95, and the mean time of each stage (``stage_ms``)
 
 Whitespace is folded before evidence is matched: a chunk keeps an article's heading and
@@ -62,6 +65,8 @@ class Outcome:
     top1_hit: bool
     gold_rank: int | None = None
     """Rank (1-based) of the first retrieved passage that holds gold evidence, if any."""
+    cited_hit: bool = False
+    """A citation holds gold evidence, whatever the outcome (a ``closest`` answer cites too)."""
 
 
 def load_qa(path: Path) -> list[QAItem]:
@@ -127,7 +132,8 @@ def judge(item: QAItem, answer: Answer) -> Outcome:
         (i for i, p in enumerate(answer.retrieved, start=1) if _holds(p.doc_id, p.text, item.gold)),
         None,
     )
-    return Outcome(item, answer, hit, quote_hit, top1, rank)
+    cited_hit = any(_holds(c.doc_id, c.text, item.gold) for c in answer.citations)
+    return Outcome(item, answer, hit, quote_hit, top1, rank, cited_hit)
 
 
 @dataclass
@@ -139,7 +145,10 @@ class Summary:
     quote_hits: int = 0
     top1_hits: int = 0
     refused_oos: int = 0
+    not_covered_oos: int = 0
     false_refusals: int = 0
+    false_not_covered: int = 0
+    closest_hits: int = 0
     latencies: list[float] = field(default_factory=list)
     recalled: dict[int, int] = field(default_factory=lambda: dict.fromkeys(RECALL_AT, 0))
     quote_lengths: list[int] = field(default_factory=list)
@@ -148,13 +157,16 @@ class Summary:
         self.latencies.append(outcome.answer.timings_ms.get("total", 0.0))
         if outcome.item.kind == "out_of_scope":
             self.out_of_scope += 1
-            self.refused_oos += outcome.answer.refused
+            self.refused_oos += outcome.answer.outcome != "answer"
+            self.not_covered_oos += outcome.answer.outcome == "not_covered"
             return
         self.in_scope += 1
         self.hits += outcome.hit
         self.quote_hits += outcome.quote_hit
         self.top1_hits += outcome.top1_hit
-        self.false_refusals += outcome.answer.refused
+        self.false_refusals += outcome.answer.outcome != "answer"
+        self.false_not_covered += outcome.answer.outcome == "not_covered"
+        self.closest_hits += outcome.answer.outcome == "closest" and outcome.cited_hit
         for at in RECALL_AT:
             self.recalled[at] += outcome.gold_rank is not None and outcome.gold_rank <= at
         if not outcome.answer.refused:
@@ -176,8 +188,11 @@ class Summary:
             "quote_p50": round(statistics.median(quotes)) if quotes else None,
             "quote_p95": _percentile(quotes, 0.95) if quotes else None,
             "false_refusals": self.false_refusals,
+            "false_not_covered": self.false_not_covered,
+            "closest_hits": self.closest_hits,
             "out_of_scope": self.out_of_scope,
             "oos_refused": rate(self.refused_oos, self.out_of_scope),
+            "oos_not_covered": rate(self.not_covered_oos, self.out_of_scope),
             "p50_ms": round(statistics.median(ordered), 1) if ordered else 0.0,
             "p95_ms": round(_percentile(ordered, 0.95), 1) if ordered else 0.0,
         }

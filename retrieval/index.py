@@ -18,7 +18,8 @@ Chroma collections (cosine space, telemetry off):
   shares the revision's write), and the ``embedding_model`` record: provider, model name and
   dimension of the vectors, written with every commit and checked before every search and
   ingest (``EmbeddingMismatchError`` names both models; ``reset`` empties the index for
-  ``regula ingest --rebuild``).
+  ``regula ingest --rebuild``), and the ``calibration`` record: the refusal thresholds
+  ``regula calibrate`` derived from this corpus (``retrieval.refusal.Calibration``).
 
 A document becomes visible when its manifest record is written, after all its chunks are in:
 one upsert of one record is the commit point, so a crash leaves either the old version or the
@@ -55,6 +56,7 @@ logger = logging.getLogger(__name__)
 COSINE = {"hnsw:space": "cosine"}
 WRITE_BATCH = 1000  # records per Chroma call
 MODEL_RECORD = "embedding_model"  # state record: provider, name and dimension of the vectors
+CALIBRATION_RECORD = "calibration"  # state record: refusal thresholds (``regula calibrate``)
 
 
 def _document_metadata(document: Document) -> dict[str, Any]:
@@ -141,6 +143,19 @@ class VectorStore:
         recorded = self.recorded_model()
         empty = recorded is None and self._document_records.count() == 0
         require_model(recorded, self.embeddings.model, empty_index=empty)
+
+    # -- refusal calibration -------------------------------------------------------------------
+    def calibration_record(self) -> dict[str, Any] | None:
+        """The stored calibration's fields, or ``None`` when the index was never calibrated."""
+        got = self._state.get(ids=[CALIBRATION_RECORD], include=["metadatas"])["metadatas"]
+        return dict(got[0]) if got and got[0] else None
+
+    def write_calibration(self, record: Mapping[str, Any]) -> None:
+        """Store (replace) the calibration; the revision is left alone (no document changed)."""
+        self._state.upsert(
+            ids=[CALIBRATION_RECORD], embeddings=[[1.0]],
+            metadatas=[{"kind": "calibration", **record}],
+        )  # fmt: skip
 
     # -- per-language chunk collections -----------------------------------------------------
     def _chunk_prefix(self) -> str:

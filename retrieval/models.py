@@ -7,7 +7,11 @@ the Telegram bot and the tests see one vocabulary.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Literal
+
+AnswerOutcome = Literal["answer", "closest", "not_covered"]
+"""``answer``: the quotes answer the question; ``closest``: no passage answers it directly, the
+closest ones are quoted (with citations); ``not_covered``: only the nearest documents."""
 
 
 @dataclass(frozen=True)
@@ -172,6 +176,13 @@ class Answer:
     """The ranked passages retrieval returned (evaluation reads them; not in the JSON)."""
     as_of: str | None = None
     """The date whose versions were searched (``YYYY-MM-DD``)."""
+    outcome: AnswerOutcome | None = None
+    """``None`` when built: ``not_covered`` if ``refused`` else ``answer``. ``refused`` is true
+    for ``closest`` and ``not_covered``."""
+
+    def __post_init__(self) -> None:
+        if self.outcome is None:
+            self.outcome = "not_covered" if self.refused else "answer"
 
     def to_json(self) -> dict[str, Any]:
         """The documented ``--json`` shape (see README, "JSON answer")."""
@@ -183,6 +194,7 @@ class Answer:
             language=self.language,
             answer=self.answer,
             refused=self.refused,
+            outcome=self.outcome,
             citations=[c.to_json() for c in self.citations],
             nearest=[asdict(d) for d in self.nearest],
             relevance=self.relevance,

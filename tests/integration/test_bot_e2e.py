@@ -234,6 +234,31 @@ async def test_unrelated_question_is_refused_politely(bot: Harness) -> None:
     assert bot.audit.rows()[0]["refused"] is True
 
 
+async def test_closest_passages_are_shown_with_citations_not_as_the_answer(
+    make_bot: Callable[..., Awaitable[Harness]], index_dir: Path
+) -> None:
+    """Between the two thresholds: the closest passages, quoted and cited, never framed as
+    the answer (thresholds set so every question lands there)."""
+    closest = Assistant.from_settings(Settings.model_validate({
+        "storage": {"data_dir": str(index_dir)},
+        "answer": {"answer_above": 0.99, "not_covered_below": 0.0},
+    }))  # fmt: skip
+    try:
+        bot = await make_bot(closest)
+        [reply] = await bot.say(ALICE, ORAL)
+    finally:
+        closest.close()
+    shown = visible(reply)
+    assert shown.startswith(PROMPTS.get("closest_intro", "en"))
+    assert PROMPTS.get("answer_intro", "en") not in shown
+    assert PROMPTS.get("bot_closest_header", "en") in shown
+    assert f"[1] {TITLE_EN}, Article 3" in shown
+    assert "📚 Sources" in buttons(reply)
+    [row] = bot.audit.rows()
+    assert row["refused"] is True
+    assert row["cited_doc_ids"][0] == "ig-2024-07.en.md"
+
+
 # -- access -------------------------------------------------------------------------------------
 
 

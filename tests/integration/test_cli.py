@@ -18,6 +18,7 @@ import pytest
 from retrieval.citations import check_markers
 from retrieval.config import load_settings
 from retrieval.prompts import Prompts
+from retrieval.refusal import DEFAULT_THRESHOLD
 from tests.integration.helpers import (
     CONFIG,
     ROOT,
@@ -29,7 +30,7 @@ from tests.integration.helpers import (
 
 # README, "JSON answer".
 ANSWER_KEYS = {
-    "question", "language", "answer", "refused", "citations", "nearest", "relevance",
+    "question", "language", "answer", "refused", "outcome", "citations", "nearest", "relevance",
     "timings_ms",
 }  # fmt: skip
 CITATION_KEYS = {
@@ -42,13 +43,16 @@ ENGLISH = "Within how many days must an initial asset declaration be submitted?"
 GERMAN = "Innerhalb welcher Frist muss ein Interessenkonflikt angezeigt werden?"
 OUT_OF_SCOPE = "What is the speed limit for cars on the motorway?"
 PROMPTS = Prompts()
-MIN_RELEVANCE = load_settings(CONFIG, env={}).answer.min_relevance
+# The session's index is not calibrated and config.yaml leaves the thresholds unset.
+MIN_RELEVANCE = load_settings(CONFIG, env={}).answer.answer_above or DEFAULT_THRESHOLD
 
 
 def check_answer(payload: dict[str, Any]) -> None:
     """The documented JSON answer: keys, resolvable markers, verbatim quotes."""
     assert set(payload) >= ANSWER_KEYS, sorted(payload)
     assert isinstance(payload["refused"], bool)
+    assert payload["outcome"] in {"answer", "closest", "not_covered"}
+    assert payload["refused"] is (payload["outcome"] != "answer")
     assert payload["timings_ms"]["total"] > 0
     numbers = {c["n"] for c in payload["citations"]}
     assert sorted(numbers) == list(range(1, len(numbers) + 1))
@@ -158,6 +162,7 @@ def test_out_of_scope_question_is_refused_with_nearest_documents(
     refusal = json_lines(batch.stdout)[-1]
 
     assert refusal["refused"] is True, refusal["answer"]
+    assert refusal["outcome"] == "not_covered"
     assert refusal["citations"] == []
     assert refusal["relevance"] < MIN_RELEVANCE
     assert "[1]" not in refusal["answer"]

@@ -1,0 +1,171 @@
+"""``regula calibrate`` on a tiny corpus: the thresholds are stored with the index, ``stats``
+shows them and when they were made, and ``ask`` decides on them (CLI as a subprocess)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.helpers import json_lines, regula
+
+DOCUMENTS = {
+    "vehicles.md": """---
+title: "Directive on the Use of Official Vehicles"
+language: en
+---
+
+## Article 1 - Return of vehicles
+
+1. Official vehicles shall be returned to the central motor pool by 19:00 on the day of use.
+2. The driver shall record the odometer reading in the vehicle logbook when returning it.
+
+## Article 2 - Fuel cards
+
+1. Fuel cards may be used only for vehicles registered to the Inspectorate General.
+2. A lost fuel card shall be reported to the finance office within two working days.
+""",
+    "petitions.md": """---
+title: "Directive on the Handling of Petitions"
+language: en
+---
+
+## Article 1 - Receipt
+
+1. Every petition shall be registered on the day it is received by the registry office.
+2. The petitioner shall receive an acknowledgement of receipt within three working days.
+
+## Article 2 - Answer
+
+1. A petition shall be answered in writing within thirty days of its registration.
+2. The head of the office may extend that period once by fifteen days, giving reasons.
+""",
+    "leave.md": """---
+title: "Regulation on Annual Leave of Civil Servants"
+language: en
+---
+
+## Article 1 - Entitlement
+
+1. A civil servant is entitled to twenty-six working days of paid annual leave per year.
+2. Leave not taken by the end of March of the following year shall lapse without payment.
+
+## Article 2 - Requests
+
+1. Leave requests shall be submitted to the direct supervisor at least ten days in advance.
+2. The supervisor shall decide on the request within five working days of its submission.
+""",
+}
+QA = [
+    {"id": "q1", "lang": "en", "kind": "in_scope",
+     "question": "Within how many days must a petition be answered?",
+     "gold": [{"doc": "petitions.md", "evidence": "within thirty days"}]},
+    {"id": "q2", "lang": "en", "kind": "in_scope",
+     "question": "By what time must official vehicles be returned?",
+     "gold": [{"doc": "vehicles.md", "evidence": "by 19:00"}]},
+    {"id": "q3", "lang": "en", "kind": "out_of_scope",
+     "question": "What is the speed limit for cars on the motorway?", "gold": []},
+]  # fmt: skip
+
+
+def run_json(*args: str | Path) -> Any:
+    process = regula(*args)
+    assert process.returncode == 0, process.stderr
+    (payload,) = json_lines(process.stdout)
+    return payload
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    corpus = tmp_path_factory.mktemp("corpus")
+    for name, text in DOCUMENTS.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+    data_dir = tmp_path_factory.mktemp("index")
+    report = run_json("ingest", corpus, "--json", "--data-dir", data_dir)
+    assert report["added"] == len(DOCUMENTS)
+    return data_dir
+
+
+@pytest.fixture(scope="module")
+def calibration(data_dir: Path) -> dict[str, Any]:
+    return dict(run_json("calibrate", "--json", "--data-dir", data_dir))
+
+
+def test_an_uncalibrated_index_uses_the_default(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "leave.md").write_text(DOCUMENTS["leave.md"], encoding="utf-8")
+    run_json("ingest", corpus, "--json", "--data-dir", tmp_path / "index")
+
+    stats = run_json("stats", "--json", "--data-dir", tmp_path / "index")
+    assert stats["refusal"] == {
+        "answer_above": 0.785, "not_covered_below": 0.785, "source": "default",
+        "calibrated_at": None,
+    }  # fmt: skip
+    one_document = regula("calibrate", "--data-dir", tmp_path / "index")
+    assert one_document.returncode == 1
+    assert "at least two documents" in one_document.stderr
+
+
+def test_calibrate_stores_thresholds_that_stats_shows(
+    calibration: dict[str, Any], data_dir: Path
+) -> None:
+    assert calibration["method"] == "pseudo"
+    assert 0 < calibration["pseudo_questions"] <= 60
+    assert 0 < calibration["not_covered_below"] <= calibration["answer_above"] <= 1
+    assert calibration["seconds"] > 0
+
+    refusal = run_json("stats", "--json", "--data-dir", data_dir)["refusal"]
+    assert refusal["source"] == "calibration"
+    assert refusal["answer_above"] == calibration["answer_above"]
+    assert refusal["not_covered_below"] == calibration["not_covered_below"]
+    assert refusal["calibrated_at"] == calibration["made_at"]
+    assert refusal["calibration"]["stale"] is False
+
+
+def test_ask_decides_on_the_calibration_and_says_which_outcome(
+    calibration: dict[str, Any], data_dir: Path
+) -> None:
+    payload = run_json("ask", QA[0]["question"], "--json", "--data-dir", data_dir)
+
+    outcome = payload["outcome"]
+    assert payload["refused"] is (outcome != "answer")
+    if payload["relevance"] >= calibration["answer_above"]:
+        assert outcome == "answer"
+    elif payload["relevance"] >= calibration["not_covered_below"]:
+        assert outcome == "closest"
+        assert payload["citations"]
+    else:
+        assert outcome == "not_covered"
+        assert payload["citations"] == []
+
+
+def test_a_config_value_overrides_the_calibration(
+    calibration: dict[str, Any], data_dir: Path
+) -> None:
+    env = {"REGULA_ANSWER__ANSWER_ABOVE": "0.999", "REGULA_ANSWER__NOT_COVERED_BELOW": "0.0"}
+    process = regula("ask", QA[0]["question"], "--json", "--data-dir", data_dir, env=env)
+    (payload,) = json_lines(process.stdout)
+    assert payload["outcome"] == "closest"
+    assert payload["answer"].startswith("I found no rule that answers this directly")
+    assert payload["citations"]
+
+
+def test_a_labelled_file_refines_the_calibration(
+    calibration: dict[str, Any], data_dir: Path, tmp_path: Path
+) -> None:
+    qa = tmp_path / "qa.jsonl"
+    qa.write_text("\n".join(json.dumps(line) for line in QA) + "\n", encoding="utf-8")
+
+    refined = run_json("calibrate", "--qa", qa, "--json", "--data-dir", data_dir)
+
+    assert refined["method"] == "pseudo+qa"
+    assert refined["qa_questions"] == 3
+    assert refined["qa"]["false_refusals"] == 0.0
+    assert refined["qa"]["false_not_covered"] == 0.0
+    text = regula("calibrate", "--data-dir", data_dir)  # back to the corpus alone, as text
+    assert text.returncode == 0, text.stderr
+    assert "answer_above" in text.stdout
+    assert "took" in text.stdout
