@@ -33,6 +33,17 @@ class ScoredSentence:
     score: float
 
 
+def quotable_sentences(passage: Passage) -> list[Sentence]:
+    """The sentences a quote may be: an article chunk's first line is its heading ("Article 8
+    — Time limits"), which names the rule but answers nothing, so it is left out when the
+    chunk has a body."""
+    sentences = split_sentences(passage.text)
+    article = not passage.locator.startswith("¶") and "\n" in passage.text
+    if article and len(sentences) > 1 and sentences[0].start == 0:
+        return sentences[1:]
+    return sentences
+
+
 class AnswerComposer:
     """Chooses sentences from passages and words the answer in the asker's language."""
 
@@ -52,7 +63,7 @@ class AnswerComposer:
         ``language_offset`` removes the bonus a sentence gets merely for being in the
         asker's language, so a French quote can win over an English one on content.
         """
-        items = [(i, s) for i, p in enumerate(passages) for s in split_sentences(p.text)]
+        items = [(i, s) for i, p in enumerate(passages) for s in quotable_sentences(p)]
         if not items:
             return []
         vectors = self.embeddings.embed_passages([s.text for _, s in items])

@@ -40,7 +40,7 @@ CITATION_KEYS = {
 NEAREST_KEYS = {"doc_id", "title", "language", "score"}
 FRENCH = "Dans quel délai le pétitionnaire doit-il recevoir un accusé de réception ?"
 ENGLISH = "Within how many days must an initial asset declaration be submitted?"
-GERMAN = "Innerhalb welcher Frist muss ein Interessenkonflikt angezeigt werden?"
+GERMAN = "Bis wann muss ich einen möglichen Interessenkonflikt meinem Vorgesetzten melden?"
 OUT_OF_SCOPE = "What is the speed limit for cars on the motorway?"
 PROMPTS = Prompts()
 # The session's index is not calibrated and config.yaml leaves the thresholds unset.
