@@ -8,10 +8,14 @@ import shutil
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from retrieval.assistant import Assistant
 from retrieval.config import Settings, load_settings
@@ -21,6 +25,7 @@ SAMPLE = ROOT / "corpus" / "sample"
 CONFIG = ROOT / "config.yaml"
 SAMPLE_FILES = sorted(p.name for p in SAMPLE.glob("*.md"))
 CLI_TIMEOUT = 540
+HEARTBEAT_WITHIN = 60.0
 
 
 def cli_env() -> dict[str, str]:
@@ -137,3 +142,49 @@ def ingest_sample_files(root: Path, names: Sequence[str]) -> Path:
         assistant.close()
     assert report.added == len(names), report.failed
     return root / "data"
+
+
+# -- a real Chroma server (``chroma run``), for server mode ---------------------------------------
+
+
+def chroma_binary() -> str:
+    beside = Path(sys.executable).parent / "chroma"
+    found = str(beside) if beside.exists() else shutil.which("chroma")
+    if not found:
+        pytest.fail("the `chroma` command of the chromadb package is not installed")
+    return found
+
+
+def wait_for_heartbeat(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + HEARTBEAT_WITHIN
+    url = f"http://127.0.0.1:{port}/api/v2/heartbeat"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"chroma run exited with {process.returncode}: {log.read_text()[-2000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    pytest.fail(f"no Chroma heartbeat within {HEARTBEAT_WITHIN:.0f} s: {log.read_text()[-2000:]}")
+
+
+def start_chroma(path: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """``chroma run --path PATH`` on 127.0.0.1:PORT, once it answers its heartbeat.
+
+    The output is appended to ``log`` (a restart on the same path and port keeps the first
+    run's lines); stop it with ``stop_process``.
+    """
+    with log.open("ab") as out:
+        process = subprocess.Popen(
+            [chroma_binary(), "run", "--path", str(path), "--host", "127.0.0.1",
+             "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        wait_for_heartbeat(port, process, log)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process

@@ -31,6 +31,7 @@ from retrieval.assistant import Assistant
 from retrieval.config import Settings
 from retrieval.prompts import Prompts
 from tests.chat_models import RecordedChatModel
+from tests.integration.helpers import free_port, regula, start_chroma, stop_process
 from tests.loopback_botapi import TOKEN, LoopbackBotAPI, Updates, visible_text
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -896,3 +897,101 @@ async def test_regula_serve_health_metrics_and_json_logs(
     assert all({"update_id", "language", "latency_ms"} <= r.keys() for r in answers)
     assert "Carmen" not in err  # questions are not logged by default
     assert TOKEN not in err
+
+
+async def _health(client: httpx.AsyncClient, base: str) -> tuple[int, dict[str, Any]]:
+    response = await client.get(base + "/healthz", timeout=30)
+    return response.status_code, dict(response.json())
+
+
+async def _wait_for_health(
+    client: httpx.AsyncClient, base: str, status: int, within: float
+) -> dict[str, Any]:
+    """Poll /healthz until it answers ``status``; fail after ``within`` seconds."""
+    deadline = asyncio.get_running_loop().time() + within
+    seen: tuple[int, dict[str, Any]] | None = None
+    while asyncio.get_running_loop().time() < deadline:
+        seen = await _health(client, base)
+        if seen[0] == status:
+            return seen[1]
+        await asyncio.sleep(0.5)
+    pytest.fail(f"/healthz did not turn {status} within {within:.0f} s; last: {seen}")
+
+
+async def test_regula_serve_in_server_mode_rides_out_a_chroma_outage(tmp_path: Path) -> None:
+    """``regula serve`` on a real ``chroma run``: answers; with Chroma stopped, /healthz says 503
+    and users are told the index is temporarily unavailable (the bot lives on); once Chroma is
+    back on the same port and path, both recover by themselves."""
+    chroma_port, ops_port = free_port(), _free_port()
+    chroma_path, chroma_log = tmp_path / "chroma", tmp_path / "chroma.log"
+    data_dir = tmp_path / "data"
+    server_mode = {"REGULA_VECTOR_STORE__MODE": "server",
+                   "REGULA_VECTOR_STORE__PORT": str(chroma_port)}  # fmt: skip
+    question_5 = "Where is an anonymous denunciation registered?"
+    chroma = start_chroma(chroma_path, chroma_port, chroma_log)
+    try:
+        corpus = tmp_path / "corpus"
+        corpus.mkdir()
+        shutil.copy(ROOT / "corpus" / "sample" / SAMPLES[0], corpus / SAMPLES[0])
+        ingested = regula("ingest", corpus, "--json", "--data-dir", data_dir, env=server_mode)
+        assert ingested.returncode == 0, ingested.stderr
+        assert json.loads(ingested.stdout)["added"] == 1
+        assert not (data_dir / "chroma").exists()  # the documents are on the server
+        with LoopbackBotAPI() as api:
+            env = {
+                **os.environ, **server_mode,
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "REGULA_STORAGE__DATA_DIR": str(data_dir),
+                "REGULA_TELEGRAM__API_BASE_URL": api.base_url,
+                "REGULA_TELEGRAM__FILE_BASE_URL": api.file_base_url,
+                "REGULA_ACCESS__ALLOWED_USER_IDS": f"[{ALICE}]",
+                "REGULA_OPS__HTTP_PORT": str(ops_port),
+            }  # fmt: skip
+            alice = u.user(ALICE)
+            chat = api.add_chat(u.private_chat(alice))
+
+            async def ask(question: str) -> str:
+                before = len(api.sent_to(ALICE))
+                api.push_update(u.message(alice, chat, question))
+                await api.wait_for(lambda: len(api.sent_to(ALICE)) > before, within=120)
+                [reply] = api.sent_to(ALICE)[before:]
+                return visible(reply)
+
+            proc = _serve(env, tmp_path)
+            base = f"http://127.0.0.1:{ops_port}"
+            try:  # the bot stops before the loopback API does (no polling errors at exit)
+                await api.wait_for(lambda: api.calls_of("setMyCommands"), within=120)
+                await _wait_for_port(ops_port, within=60)
+                async with httpx.AsyncClient() as client:
+                    assert f"[1] {TITLE_EN}, Article 3" in await ask(ORAL)
+                    status, up = await _health(client, base)
+                    assert (status, up["status"], up["documents"]) == (200, "ok", 1), up
+
+                    stop_process(chroma)  # the Chroma server goes away
+                    down = await _wait_for_health(client, base, 503, within=60)
+                    assert down["status"] == "unavailable"
+                    assert down["reason"]
+                    assert await ask(question_5) == PROMPTS.get("bot_unavailable", "en")
+                    assert proc.poll() is None  # the bot lives on
+
+                    chroma = start_chroma(chroma_path, chroma_port, chroma_log)  # same place
+                    back = await _wait_for_health(client, base, 200, within=60)
+                    assert (back["documents"], back["index_revision"]) == (
+                        1, up["index_revision"])  # fmt: skip
+                    reply = await ask(question_5)
+                    assert f"[1] {TITLE_EN}, Article 5" in reply, reply
+                    metrics = (await client.get(base + "/metrics")).text
+                assert proc.poll() is None
+            finally:
+                code, err = _terminate(proc)
+    finally:
+        stop_process(chroma)
+    assert code == 0, err
+    assert "Traceback" not in err, err  # the outage was handled, not crashed through
+    assert "WARNING bot.handlers: index unavailable for update" in err
+    assert "WARNING bot.ops: health check failed:" in err
+    assert TOKEN not in err
+    assert _metric(metrics, "regula_questions_total") == 3
+    assert _metric(metrics, "regula_questions_total", outcome="unavailable") == 1
+    assert _metric(metrics, "regula_errors_total") == 0
+    assert _metric(metrics, "regula_documents") == 1

@@ -16,11 +16,7 @@ import http.client
 import json
 import shutil
 import sqlite3
-import subprocess
-import sys
 import threading
-import time
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -35,6 +31,7 @@ from tests.integration.helpers import (
     json_lines,
     regula,
     settings_for,
+    start_chroma,
     stop_process,
     write_files,
 )
@@ -42,31 +39,7 @@ from tests.integration.helpers import (
 FILES = ("ig-2024-07.en.md", "ig-2024-07.fr.md")
 LATER_FILE = "nic-2023-12.en.md"
 QUESTION = "Within how many days must a petition be answered?"
-HEARTBEAT_WITHIN = 60.0
 TOKEN = "s3cret-test-token"
-
-
-def _chroma_binary() -> str:
-    beside = Path(sys.executable).parent / "chroma"
-    found = str(beside) if beside.exists() else shutil.which("chroma")
-    if not found:
-        pytest.fail("the `chroma` command of the chromadb package is not installed")
-    return found
-
-
-def _wait_for_heartbeat(port: int, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + HEARTBEAT_WITHIN
-    url = f"http://127.0.0.1:{port}/api/v2/heartbeat"
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"chroma run exited with {process.returncode}: {log.read_text()[-2000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    pytest.fail(f"no Chroma heartbeat within {HEARTBEAT_WITHIN:.0f} s: {log.read_text()[-2000:]}")
 
 
 @dataclass(frozen=True)
@@ -89,15 +62,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """``chroma run`` on a free port, stopped at teardown."""
     work = tmp_path_factory.mktemp("server")
     port = free_port()
-    log = work / "chroma.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [_chroma_binary(), "run", "--path", str(work / "chroma"),
-             "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    process = start_chroma(work / "chroma", port, work / "chroma.log")
     try:
-        _wait_for_heartbeat(port, process, log)
         corpus = work / "corpus"
         corpus.mkdir()
         for name in FILES:
