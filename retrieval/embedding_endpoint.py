@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from retrieval.embeddings import BundledE5, DenseEmbeddings
 from retrieval.errors import EmbeddingError
+from retrieval.ollama_client import ollama_client_kwargs
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -39,17 +40,11 @@ def _client(settings: EmbeddingSettings, model: str, api_key: str) -> Any:
     if settings.provider == "ollama":
         from langchain_ollama import OllamaEmbeddings
 
-        from retrieval.generate import _ollama_auth  # the same bearer-only auth as the LLM
-
         return OllamaEmbeddings(
             model=model,
             base_url=settings.base_url,
             dimensions=settings.dimensions,
-            client_kwargs={
-                "timeout": settings.timeout_s,
-                "headers": {},  # langchain-ollama merges user:password@ credentials into it
-                "auth": _ollama_auth(api_key),
-            },
+            client_kwargs=ollama_client_kwargs(api_key, settings.timeout_s),  # as the LLM's
         )
     from langchain_openai import OpenAIEmbeddings
     from pydantic import SecretStr

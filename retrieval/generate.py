@@ -34,6 +34,7 @@ from retrieval.config import LLMSettings, Settings
 from retrieval.embeddings import DenseEmbeddings
 from retrieval.errors import LLMError
 from retrieval.models import Answer, Citation, Passage
+from retrieval.ollama_client import ollama_client_kwargs
 from retrieval.prompts import Prompts
 from retrieval.verify import Source, Verification, declines, overlap, render, settled_length, verify
 
@@ -48,23 +49,6 @@ Similarity = Callable[[str, int], float]
 Messages = list[tuple[str, str]]
 
 
-def _ollama_auth(api_key: str) -> Callable[[Any], Any]:
-    """An httpx auth hook: our key as a bearer token, and never ollama-python's own.
-
-    Without it ollama-python sends ``OLLAMA_API_KEY`` from the environment whenever no
-    Authorization header is set; credentials in the base URL (Basic) are left alone.
-    """
-
-    def apply(request: Any) -> Any:
-        if api_key:
-            request.headers["Authorization"] = f"Bearer {api_key}"
-        elif request.headers.get("Authorization", "").startswith("Bearer "):
-            del request.headers["Authorization"]
-        return request
-
-    return apply
-
-
 def build_chat_model(settings: LLMSettings) -> Any:
     """The configured LangChain chat model; the API key comes from ``REGULA_LLM_API_KEY`` only."""
     api_key = os.environ.get(API_KEY_ENV, "")
@@ -76,11 +60,7 @@ def build_chat_model(settings: LLMSettings) -> Any:
             base_url=settings.base_url,
             temperature=0,
             num_predict=settings.max_tokens,
-            client_kwargs={
-                "timeout": settings.timeout_s,
-                "headers": {},  # langchain-ollama merges user:password@ credentials into it
-                "auth": _ollama_auth(api_key),
-            },
+            client_kwargs=ollama_client_kwargs(api_key, settings.timeout_s),
         )
     from langchain_openai import ChatOpenAI
     from pydantic import SecretStr
