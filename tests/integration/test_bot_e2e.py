@@ -13,7 +13,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -715,10 +714,17 @@ async def test_the_loopback_server_validates_edits_like_telegram() -> None:
 # -- `regula serve` -----------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _serve_environment(api: LoopbackBotAPI, data_dir: Path, **extra: str) -> dict[str, str]:
+    """What ``regula serve`` needs to talk to ``api`` with ALICE allowed, plus ``extra``."""
+    return {
+        **os.environ,
+        **extra,
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "REGULA_STORAGE__DATA_DIR": str(data_dir),
+        "REGULA_TELEGRAM__API_BASE_URL": api.base_url,
+        "REGULA_TELEGRAM__FILE_BASE_URL": api.file_base_url,
+        "REGULA_ACCESS__ALLOWED_USER_IDS": f"[{ALICE}]",
+    }
 
 
 @pytest.fixture
@@ -726,15 +732,7 @@ def serve_env(index_dir: Path, tmp_path: Path) -> Iterator[tuple[dict[str, str],
     data_dir = tmp_path / "data"
     shutil.copytree(index_dir, data_dir)
     with LoopbackBotAPI() as api:
-        env = {
-            **os.environ,
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "REGULA_STORAGE__DATA_DIR": str(data_dir),
-            "REGULA_TELEGRAM__API_BASE_URL": api.base_url,
-            "REGULA_TELEGRAM__FILE_BASE_URL": api.file_base_url,
-            "REGULA_ACCESS__ALLOWED_USER_IDS": f"[{ALICE}]",
-        }
-        yield env, api
+        yield _serve_environment(api, data_dir), api
 
 
 def _serve(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
@@ -793,7 +791,7 @@ async def test_regula_serve_webhook_checks_the_secret_token(
     serve_env: tuple[dict[str, str], LoopbackBotAPI], tmp_path: Path
 ) -> None:
     env, api = serve_env
-    port = _free_port()
+    port = free_port()
     env |= {
         "REGULA_TELEGRAM__MODE": "webhook",
         "REGULA_TELEGRAM__WEBHOOK_URL": f"http://127.0.0.1:{port}/hook",
@@ -851,7 +849,7 @@ async def test_regula_serve_health_metrics_and_json_logs(
     serve_env: tuple[dict[str, str], LoopbackBotAPI], tmp_path: Path
 ) -> None:
     env, api = serve_env
-    port = _free_port()
+    port = free_port()
     env |= {"REGULA_OPS__HTTP_PORT": str(port), "REGULA_LOGGING__FORMAT": "json"}
     proc = _serve(env, tmp_path)
     base = f"http://127.0.0.1:{port}"
@@ -922,7 +920,7 @@ async def test_regula_serve_in_server_mode_rides_out_a_chroma_outage(tmp_path: P
     """``regula serve`` on a real ``chroma run``: answers; with Chroma stopped, /healthz says 503
     and users are told the index is temporarily unavailable (the bot lives on); once Chroma is
     back on the same port and path, both recover by themselves."""
-    chroma_port, ops_port = free_port(), _free_port()
+    chroma_port, ops_port = free_port(), free_port()
     chroma_path, chroma_log = tmp_path / "chroma", tmp_path / "chroma.log"
     data_dir = tmp_path / "data"
     server_mode = {"REGULA_VECTOR_STORE__MODE": "server",
@@ -938,15 +936,9 @@ async def test_regula_serve_in_server_mode_rides_out_a_chroma_outage(tmp_path: P
         assert json.loads(ingested.stdout)["added"] == 1
         assert not (data_dir / "chroma").exists()  # the documents are on the server
         with LoopbackBotAPI() as api:
-            env = {
-                **os.environ, **server_mode,
-                "TELEGRAM_BOT_TOKEN": TOKEN,
-                "REGULA_STORAGE__DATA_DIR": str(data_dir),
-                "REGULA_TELEGRAM__API_BASE_URL": api.base_url,
-                "REGULA_TELEGRAM__FILE_BASE_URL": api.file_base_url,
-                "REGULA_ACCESS__ALLOWED_USER_IDS": f"[{ALICE}]",
-                "REGULA_OPS__HTTP_PORT": str(ops_port),
-            }  # fmt: skip
+            env = _serve_environment(
+                api, data_dir, **server_mode, REGULA_OPS__HTTP_PORT=str(ops_port)
+            )
             alice = u.user(ALICE)
             chat = api.add_chat(u.private_chat(alice))
 
