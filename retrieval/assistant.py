@@ -182,8 +182,15 @@ class Assistant:
         return None if record is None else Calibration.from_record(record)
 
     def thresholds(self) -> Thresholds:
-        """The thresholds ``ask`` decides on: config, else the stored calibration, else default."""
-        return thresholds_for(self.settings.answer, self.calibration())
+        """The thresholds ``ask`` decides on: config, else the stored calibration, else default.
+
+        The stored record is read only when the config leaves a threshold to it, so a
+        configured deployment pays no store read per question."""
+        answer = self.settings.answer
+        configured = answer.min_relevance is not None or (
+            answer.answer_above is not None and answer.not_covered_below is not None
+        )
+        return thresholds_for(answer, None if configured else self.calibration())
 
     def calibrate(self, qa_path: Path | None = None) -> CalibrationReport:
         """Derive the thresholds from this corpus and store them with the index
