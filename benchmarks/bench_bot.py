@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bot.telegram_app import build_application  # noqa: E402
+from bot.telegram_bot.app import build_application  # noqa: E402
 from retrieval.assistant import Assistant  # noqa: E402
 from retrieval.config import Settings  # noqa: E402
 from tests.loopback_botapi import TOKEN, LoopbackBotAPI, Updates  # noqa: E402

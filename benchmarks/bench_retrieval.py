@@ -44,17 +44,17 @@ import numpy as np  # noqa: E402
 import synthetic  # noqa: E402
 
 from retrieval.assistant import Assistant  # noqa: E402
-from retrieval.chunking import chunk_text  # noqa: E402
 from retrieval.config import Settings, load_settings  # noqa: E402
-from retrieval.embeddings import LATENT_TOP_K, E5Embeddings  # noqa: E402
-from retrieval.index import VectorStore  # noqa: E402
-from retrieval.ingest import discover  # noqa: E402
+from retrieval.embedding.encoders import LATENT_TOP_K, E5Embeddings  # noqa: E402
+from retrieval.ingest.chunking import chunk_text  # noqa: E402
+from retrieval.ingest.loaders import load_bytes  # noqa: E402
+from retrieval.ingest.pipeline import discover  # noqa: E402
 from retrieval.language import detect_language  # noqa: E402
-from retrieval.latent import decode_latent, encode_latent  # noqa: E402
-from retrieval.lexical import LexicalDocument, LexicalIndex  # noqa: E402
-from retrieval.loaders import load_bytes  # noqa: E402
 from retrieval.models import Document  # noqa: E402
 from retrieval.prompts import default_prompts  # noqa: E402
+from retrieval.store.index import VectorStore  # noqa: E402
+from retrieval.store.latent import decode_latent, encode_latent  # noqa: E402
+from retrieval.store.lexical import LexicalDocument, LexicalIndex  # noqa: E402
 
 CACHE = ROOT / "benchmarks" / ".cache"
 SEED = 7
@@ -459,7 +459,7 @@ def _run(argv: list[str], stdin: str) -> tuple[float, str, float]:
 
 def cmd_cli(args: argparse.Namespace) -> None:
     data_dir = index_dir(args.scale)
-    base = [sys.executable, "-m", "bot.cli", "ask"]
+    base = [sys.executable, "-m", "bot.terminal.cli", "ask"]
     questions = [synthetic.QUESTIONS[i % len(synthetic.QUESTIONS)] for i in range(args.queries)]
     lines = "".join(
         json.dumps({"id": str(i), "question": q}) + "\n" for i, q in enumerate(questions)

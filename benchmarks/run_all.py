@@ -274,10 +274,10 @@ def main() -> None:
         + ".\n",
         "### Latent postings: bounded against exhaustive\n",
         "Each query reads at most `retrieval.latent_postings_per_term` postings per latent "
-        "feature and language, heaviest first (`retrieval/latent.py`), so features present in "
-        "nearly every chunk do not make a query grow with the corpus. Same index, same 12 "
-        "questions, the six per-language latent searches of one question, SQL only; overlap: "
-        "share of the exhaustive top-40 per language that the bounded read also returns; "
+        "feature and language, heaviest first (`retrieval/store/latent.py`), so features "
+        "present in nearly every chunk do not make a query grow with the corpus. Same index, "
+        "same 12 questions, the six per-language latent searches of one question, SQL only; "
+        "overlap: share of the exhaustive top-40 per language that the bounded read also returns; "
         "score ratio: the exact dot products of the bounded top-40 summed, over those of the "
         "exhaustive top-40. The derived corpus is degenerate for this (its chunks are mixtures "
         "of ~170 real chunks per language, so thousands of chunks score within a few per cent "

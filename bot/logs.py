@@ -1,4 +1,4 @@
-"""Logging, configured once by the entry point (``bot.cli.main``) from ``settings.logging``.
+"""Logging, configured once by the entry point (``bot.terminal.cli.main``) from the settings.
 
 Two formats: ``text`` (one readable line) and ``json`` (one object per line: ``time``,
 ``level``, ``logger``, ``message``, plus the answer fields below when a record carries them).

@@ -17,22 +17,22 @@ from typing import Any
 
 import yaml
 
-from retrieval.answer import AnswerComposer
-from retrieval.calibration import CalibrationReport, calibrate
+from retrieval.answer.calibration import CalibrationReport, calibrate
+from retrieval.answer.extractive import AnswerComposer
+from retrieval.answer.generative import Generator, Progress
+from retrieval.answer.refusal import Calibration, Thresholds, thresholds_for
 from retrieval.config import Settings
-from retrieval.embeddings import DenseEmbeddings, build_embeddings
-from retrieval.fusion import SearchFilters
-from retrieval.generate import Generator, Progress
-from retrieval.index import VectorStore
-from retrieval.ingest import Ingestor, SourceFile
+from retrieval.embedding.encoders import DenseEmbeddings, build_embeddings
+from retrieval.ingest.loaders import SIDECAR_SUFFIX
+from retrieval.ingest.pipeline import Ingestor, SourceFile
 from retrieval.language import detect_language
-from retrieval.lexical import LexicalIndex
-from retrieval.loaders import SIDECAR_SUFFIX
 from retrieval.models import Answer, Document, IngestReport, NearestDocument, Passage
-from retrieval.ownership import owned
 from retrieval.prompts import Prompts, default_prompts
-from retrieval.refusal import Calibration, Thresholds, thresholds_for
-from retrieval.search import Searcher
+from retrieval.search.fusion import SearchFilters
+from retrieval.search.searcher import Searcher
+from retrieval.store.index import VectorStore
+from retrieval.store.lexical import LexicalIndex
+from retrieval.store.ownership import owned
 from retrieval.versions import annotate, history, today
 
 _UPLOAD_NAME_RE = re.compile(r"[^\w.\-]+")
@@ -100,7 +100,7 @@ class Assistant:
 
         ``context`` is the previous question; a short follow-up ("and for gifts?") is searched
         together with it. In LLM mode the model rewrites a follow-up as a standalone question,
-        writes the answer, and ``retrieval.generate`` keeps only what the passages support.
+        writes the answer, and ``retrieval.answer.generative`` keeps only what the passages support.
 
         ``on_progress`` (LLM mode; called in this thread) receives the verified claims written
         so far, or a "writing" status, while the model streams; the answer is the same with or
@@ -194,7 +194,7 @@ class Assistant:
 
     def calibrate(self, qa_path: Path | None = None) -> CalibrationReport:
         """Derive the thresholds from this corpus and store them with the index
-        (``retrieval.calibration``); ``qa_path``, a labelled QA file, refines them."""
+        (``retrieval.answer.calibration``); ``qa_path``, a labelled QA file, refines them."""
         return calibrate(self, qa_path)
 
     def search(self, query: str, *, k: int = 5, language: str | None = None) -> list[Passage]:
@@ -250,7 +250,7 @@ class Assistant:
     def reindex(self) -> IngestReport:
         """Re-check the files of this worker's documents; drop those whose file is gone.
 
-        Only documents this worker ingested are touched (``retrieval.ownership``): in server
+        Only documents this worker ingested are touched (``retrieval.store.ownership``): in server
         mode the others belong to workers whose disks we cannot see (counted in
         ``report.foreign``), and bot uploads are never pruned.
         """

@@ -33,9 +33,9 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.errors import RegulaError
-from retrieval.fusion import SearchFilters
 from retrieval.hygiene import iso_date
 from retrieval.models import Answer, Citation
+from retrieval.search.fusion import SearchFilters
 
 
 @dataclass(frozen=True)

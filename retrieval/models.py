@@ -169,7 +169,7 @@ class Answer:
     id: str | None = None
     relevance: float = 0.0
     verification: dict[str, int] | None = None
-    """LLM mode only: ``{claims, kept, unknown_markers}`` counted by ``retrieval.verify``."""
+    """LLM mode only: ``{claims, kept, unknown_markers}`` counted by ``retrieval.answer.verify``."""
     fallback: bool = False
     """LLM mode only: the model failed, so this is the extractive answer with a notice."""
     retrieved: list[Passage] = field(default_factory=list)

@@ -25,9 +25,9 @@ from retrieval.hygiene import iso_date
 from retrieval.models import Answer, Citation, Document
 
 if TYPE_CHECKING:
-    from retrieval.index import VectorStore
-    from retrieval.lexical import LexicalIndex
     from retrieval.prompts import Prompts
+    from retrieval.store.index import VectorStore
+    from retrieval.store.lexical import LexicalIndex
 
 STATUSES = ("in_force", "repealed", "draft")
 OPEN_END = 99991231

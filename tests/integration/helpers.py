@@ -49,12 +49,12 @@ def regula(
     env: dict[str, str] | None = None,
     timeout: float = CLI_TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m bot.cli ARGS`` from the repository root, as a user would run ``regula``.
+    """Run ``python -m bot.terminal.cli ARGS`` from the repository root, as a user runs ``regula``.
 
     ``env`` adds variables to the cleaned environment.
     """
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *map(str, args)],
+        [sys.executable, "-m", "bot.terminal.cli", *map(str, args)],
         cwd=ROOT,
         env={**cli_env(), **(env or {})},
         input=stdin if stdin is not None else "",

@@ -23,9 +23,9 @@ from typing import Any
 import httpx
 import pytest
 
-from bot import formatting
-from bot.audit import AuditLog
-from bot.telegram_app import build_application
+from bot.telegram_bot import telegram_html
+from bot.telegram_bot.app import build_application
+from bot.telegram_bot.audit import AuditLog
 from retrieval.assistant import Assistant
 from retrieval.config import Settings
 from retrieval.prompts import Prompts
@@ -207,7 +207,7 @@ async def test_question_is_answered_with_a_citation_of_the_right_document(bot: H
     assert {"📚 Sources", "🌐 Other languages", "👍", "👎"} <= set(labels)
     assert bot.api.calls_of("sendChatAction")  # "typing…" while the assistant worked
     assert bot.api.calls_of("editMessageText") == []  # extractive: one message, not streamed
-    [row] = bot.audit.rows()
+    [row] = bot.telegram_bot.audit.rows()
     assert row["user_id"] == ALICE
     assert row["question"] == ORAL
     assert row["cited_doc_ids"][0] == "ig-2024-07.en.md"
@@ -231,7 +231,7 @@ async def test_unrelated_question_is_refused_politely(bot: Harness) -> None:
     [reply] = await bot.say(ALICE, "What is the recipe for a chocolate cake with strawberries?")
     assert PROMPTS.get("not_covered", "en") in visible(reply)
     assert "📚 Sources" not in buttons(reply)
-    assert bot.audit.rows()[0]["refused"] is True
+    assert bot.telegram_bot.audit.rows()[0]["refused"] is True
 
 
 async def test_closest_passages_are_shown_with_citations_not_as_the_answer(
@@ -254,7 +254,7 @@ async def test_closest_passages_are_shown_with_citations_not_as_the_answer(
     assert PROMPTS.get("bot_closest_header", "en") in shown
     assert f"[1] {TITLE_EN}, Article 3" in shown
     assert "📚 Sources" in buttons(reply)
-    [row] = bot.audit.rows()
+    [row] = bot.telegram_bot.audit.rows()
     assert row["refused"] is True
     assert row["cited_doc_ids"][0] == "ig-2024-07.en.md"
 
@@ -298,7 +298,7 @@ async def test_stranger_is_denied_on_every_update_type_and_learns_nothing(
     for call in api.calls[mark:]:
         if call.method in ("sendMessage", "answerCallbackQuery"):
             assert not any(w in call.params.get("text", "") for w in CORPUS_WORDS)
-    assert [r["user_id"] for r in bot.audit.rows()] == [ALICE]
+    assert [r["user_id"] for r in bot.telegram_bot.audit.rows()] == [ALICE]
 
 
 # -- buttons ------------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ async def test_sources_other_languages_and_feedback_buttons(bot: Harness) -> Non
     [edit] = api.calls_of("editMessageReplyMarkup")
     kept = [b["text"] for row in edit.params["reply_markup"]["inline_keyboard"] for b in row]
     assert kept == ["📚 Sources", "🌐 Other languages"]
-    assert bot.audit.rows()[0]["feedback"] == 1
+    assert bot.telegram_bot.audit.rows()[0]["feedback"] == 1
 
     bruno, bruno_chat = bot.chat(BRUNO)  # a forged vote on Alice's row is not recorded
     api.push_update(u.callback(alice, answer, data["👎"]))
@@ -337,7 +337,7 @@ async def test_sources_other_languages_and_feedback_buttons(bot: Harness) -> Non
         unknown,
         unknown,
     ]
-    assert bot.audit.rows()[0]["feedback"] == 1
+    assert bot.telegram_bot.audit.rows()[0]["feedback"] == 1
 
 
 async def test_inline_mode_offers_top_passages(bot: Harness) -> None:
@@ -450,7 +450,7 @@ async def test_thirty_users_at_once_each_get_exactly_one_answer(bot: Harness) ->
     for user_id in BURST:
         [reply] = bot.api.sent_to(user_id)
         assert "[1]" in visible(reply) or PROMPTS.get("not_covered", "en") in visible(reply)
-    assert len(bot.audit.rows()) == len(BURST)
+    assert len(bot.telegram_bot.audit.rows()) == len(BURST)
 
 
 async def test_flood_control_429_is_waited_out_and_the_answer_delivered(bot: Harness) -> None:
@@ -490,8 +490,10 @@ async def test_over_long_answer_is_split_into_valid_messages(
 async def test_markup_refused_by_telegram_is_resent_as_plain_text(
     bot: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = formatting.render_answer
-    monkeypatch.setattr(formatting, "render_answer", lambda a, p: real(a, p) + "<blink>!</blink>")
+    real = telegram_html.render_answer
+    monkeypatch.setattr(
+        telegram_html, "render_answer", lambda a, p: real(a, p) + "<blink>!</blink>"
+    )
     [reply] = await bot.say(ALICE, ORAL)
     [refused] = bot.api.calls_of("sendMessage", ok=False)
     assert refused.status == 400
@@ -596,7 +598,7 @@ async def test_an_llm_answer_is_streamed_into_one_message_verified_claims_only(
     for text in shown[1:]:  # progress is a beginning of the answer's own verified lines
         assert answer.startswith(text)
     assert bot.api.messages[(ALICE, message_id)]["text"] == answer
-    [row] = bot.audit.rows()
+    [row] = bot.telegram_bot.audit.rows()
     assert row["refused"] is False
     assert set(row["cited_doc_ids"]) == {"ig-2024-07.en.md"}
 
@@ -737,7 +739,8 @@ def serve_env(index_dir: Path, tmp_path: Path) -> Iterator[tuple[dict[str, str],
 
 def _serve(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "bot.cli", "serve", "--data-dir", env["REGULA_STORAGE__DATA_DIR"]],
+        [sys.executable, "-m", "bot.terminal.cli", "serve",
+         "--data-dir", env["REGULA_STORAGE__DATA_DIR"]],
         cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
 
@@ -827,7 +830,7 @@ async def test_regula_serve_webhook_checks_the_secret_token(
 def test_regula_serve_without_a_token_says_so(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN"}
     proc = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "serve", "--data-dir", str(tmp_path / "data")],
+        [sys.executable, "-m", "bot.terminal.cli", "serve", "--data-dir", str(tmp_path / "data")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
     assert proc.returncode == 1
@@ -980,8 +983,8 @@ async def test_regula_serve_in_server_mode_rides_out_a_chroma_outage(tmp_path: P
         stop_process(chroma)
     assert code == 0, err
     assert "Traceback" not in err, err  # the outage was handled, not crashed through
-    assert "WARNING bot.handlers: index unavailable for update" in err
-    assert "WARNING bot.ops: health check failed:" in err
+    assert "WARNING bot.telegram_bot.handlers: index unavailable for update" in err
+    assert "WARNING bot.telegram_bot.ops: health check failed:" in err
     assert TOKEN not in err
     assert _metric(metrics, "regula_questions_total") == 3
     assert _metric(metrics, "regula_questions_total", outcome="unavailable") == 1

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from retrieval.citations import check_markers
+from retrieval.answer.citations import check_markers
+from retrieval.answer.refusal import DEFAULT_THRESHOLD
 from retrieval.config import load_settings
 from retrieval.prompts import Prompts
-from retrieval.refusal import DEFAULT_THRESHOLD
 from tests.integration.helpers import (
     CONFIG,
     ROOT,

@@ -25,9 +25,9 @@ import numpy as np
 import pytest
 
 from retrieval.assistant import Assistant
-from retrieval.embeddings import E5Embeddings, EmbeddingModel
+from retrieval.embedding.encoders import E5Embeddings, EmbeddingModel
 from retrieval.errors import EmbeddingMismatchError
-from retrieval.index import MODEL_RECORD
+from retrieval.store.index import MODEL_RECORD
 from tests.integration.helpers import (
     SAMPLE,
     cli_env,

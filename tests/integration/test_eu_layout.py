@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.chunking import chunk_text
-from retrieval.citations import locator_for, split_sentences
-from retrieval.loaders import load_document
+from retrieval.answer.citations import locator_for, split_sentences
+from retrieval.ingest.chunking import chunk_text
+from retrieval.ingest.loaders import load_document
 from retrieval.models import Chunk
 from tests.integration.helpers import ROOT
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
+from retrieval.answer.citations import check_markers, verify_quote
 from retrieval.assistant import Assistant
-from retrieval.citations import check_markers, verify_quote
 from retrieval.evaluation import Outcome, evaluate, load_qa
 from tests.integration.helpers import ROOT, open_assistant
 

@@ -75,7 +75,8 @@ def test_one_bad_line_never_ends_a_batch(data_dir: Path) -> None:
         b'{"id": "s2", "question": "Who may use the fuel cards?\\udc00"}',
     ]) + b"\n"  # fmt: skip
     process = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "ask", "-", "--json", "--data-dir", str(data_dir)],
+        [sys.executable, "-m", "bot.terminal.cli", "ask", "-", "--json",
+         "--data-dir", str(data_dir)],
         cwd=ROOT, env=cli_env(), input=stdin, capture_output=True, timeout=540, check=False,
     )  # fmt: skip
     err = process.stderr.decode()
@@ -101,7 +102,8 @@ def test_bad_dates_fail_before_any_work_also_in_batch_mode(data_dir: Path) -> No
 
 def test_chat_reports_an_undecodable_line_and_goes_on(data_dir: Path) -> None:
     process = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "chat", "--data-dir", str(data_dir), "--lang", "en"],
+        [sys.executable, "-m", "bot.terminal.cli", "chat",
+         "--data-dir", str(data_dir), "--lang", "en"],
         cwd=ROOT, env=cli_env(), input=b"\xff\xff\n" + RETURN_Q.encode() + b"\n",
         capture_output=True, timeout=540, check=False,
     )  # fmt: skip

@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+from retrieval.answer.citations import verify_quote
 from retrieval.assistant import Assistant
-from retrieval.citations import verify_quote
 from retrieval.errors import IndexLockedError
-from retrieval.index import VectorStore
+from retrieval.store.index import VectorStore
 from tests.fixtures_files import make_binary_named, make_corrupt_pdf, write_text
 from tests.integration.helpers import (
     IngestedCorpus,

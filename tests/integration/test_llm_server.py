@@ -23,9 +23,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.telegram_app import build_application
+from bot.telegram_bot.app import build_application
+from retrieval.answer.citations import markers, verify_quote
 from retrieval.assistant import Assistant
-from retrieval.citations import markers, verify_quote
 from retrieval.models import Citation, Passage
 from retrieval.prompts import Prompts
 from tests.integration.helpers import (

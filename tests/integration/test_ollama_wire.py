@@ -29,10 +29,10 @@ from typing import Any
 
 import pytest
 
+from retrieval.answer.citations import markers, split_sentences, verify_quote
+from retrieval.answer.generative import build_chat_model, format_passages
 from retrieval.assistant import Assistant
-from retrieval.citations import markers, split_sentences, verify_quote
 from retrieval.config import LLMSettings, load_settings
-from retrieval.generate import build_chat_model, format_passages
 from retrieval.models import Passage
 from retrieval.prompts import Prompts
 from tests.integration.helpers import CONFIG, ingest_sample_files

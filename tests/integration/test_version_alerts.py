@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from bot.telegram_app import build_application
+from bot.telegram_bot.app import build_application
 from retrieval.assistant import Assistant
 from retrieval.config import Settings
 from tests.integration import versions_corpus as vc

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from retrieval.assistant import Assistant
-from retrieval.fusion import SearchFilters
+from retrieval.search.fusion import SearchFilters
 from tests.integration import versions_corpus as vc
 from tests.integration.helpers import open_assistant, regula, write_files
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from bot.access import GROUP_ANONYMOUS_BOT, AccessPolicy, addressed_text
-from bot.telegram_app import build_application
+from bot.telegram_bot.access import GROUP_ANONYMOUS_BOT, AccessPolicy, addressed_text
+from bot.telegram_bot.app import build_application
 from retrieval.config import AccessSettings, Settings
 from retrieval.prompts import Prompts
 from tests.loopback_botapi import BOT_USER, TOKEN, LoopbackBotAPI, Updates

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from telegram import Update
 
-from bot.telegram_app import build_application
+from bot.telegram_bot.app import build_application
 from retrieval.config import Settings
 from retrieval.models import IngestReport
 from retrieval.prompts import Prompts

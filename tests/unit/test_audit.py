@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.audit import FILENAME, AuditLog
+from bot.telegram_bot.audit import FILENAME, AuditLog
 from retrieval.config import Settings
 
 DAY = 86400.0

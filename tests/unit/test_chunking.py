@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.chunking import (
+from retrieval.ingest.chunking import (
     chunk_text,
     paragraph_of,
     parse_articles,
     split_inline_numbered,
     split_points,
 )
-from retrieval.loaders import load_document
+from retrieval.ingest.loaders import load_document
 from retrieval.models import Chunk
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from retrieval.citations import (
+from retrieval.answer.citations import (
     MIN_SENTENCE_CHARS,
     Sentence,
     check_markers,

@@ -19,13 +19,13 @@ import numpy as np
 import pytest
 
 from retrieval.config import EmbeddingSettings, load_settings
-from retrieval.embedding_endpoint import EndpointEmbeddings
-from retrieval.embeddings import (
+from retrieval.embedding.encoders import (
     UNRECORDED_MODEL,
     DenseEmbeddings,
     EmbeddingModel,
     require_model,
 )
+from retrieval.embedding.endpoint import EndpointEmbeddings
 from retrieval.errors import ConfigError, EmbeddingError, EmbeddingMismatchError
 
 ENDPOINT = {

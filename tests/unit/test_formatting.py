@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot import formatting
-from bot.formatting import (
+from bot.telegram_bot import telegram_html
+from bot.telegram_bot.telegram_html import (
     MAX_MESSAGE,
     citation_line,
     render_answer,
@@ -223,8 +223,8 @@ def test_validator_rejects_what_telegram_rejects() -> None:
 
 
 def test_clip_collapses_whitespace() -> None:
-    assert formatting.clip("a\n\n b", 10) == "a b"
-    assert formatting.clip("abcdef", 4) == "abc…"
+    assert telegram_html.clip("a\n\n b", 10) == "a b"
+    assert telegram_html.clip("abcdef", 4) == "abc…"
 
 
 def test_every_bot_string_is_translated_with_the_same_fields(prompts: Prompts) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from bot.cli import main
-from retrieval.fusion import SearchFilters
+from bot.terminal.cli import main
 from retrieval.hygiene import clean_text, iso_date, normalize_language, safe_doc_id
-from retrieval.loaders import load_bytes
+from retrieval.ingest.loaders import load_bytes
+from retrieval.search.fusion import SearchFilters
 
 
 @pytest.mark.parametrize(

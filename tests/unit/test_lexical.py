@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.latent import decode_latent, encode_latent
-from retrieval.lexical import LexicalIndex, tokenize
+from retrieval.store.latent import decode_latent, encode_latent
+from retrieval.store.lexical import LexicalIndex, tokenize
 
 
 def test_digits_from_any_script_are_normalised() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pypdf
 import pytest
 
-from retrieval import loaders
 from retrieval.errors import LoaderError
-from retrieval.loaders import SUPPORTED_SUFFIXES, load_bytes, load_document, sniff_kind
+from retrieval.ingest import loaders
+from retrieval.ingest.loaders import SUPPORTED_SUFFIXES, load_bytes, load_document, sniff_kind
 from tests.fixtures_files import (
     UNICODE_FONT,
     make_binary_named,

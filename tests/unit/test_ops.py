@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 
 from bot.logs import configure_logging
-from bot.ops import Metrics, OpsServer, index_health
+from bot.telegram_bot.ops import Metrics, OpsServer, index_health
 from retrieval.config import LoggingSettings, load_settings
-from retrieval.locking import WriterLock
 from retrieval.models import Document, IngestFailure, IngestReport
-from retrieval.ownership import owner_id, prunable
+from retrieval.store.locking import WriterLock
+from retrieval.store.ownership import owner_id, prunable
 
 
 @pytest.fixture
@@ -51,14 +51,14 @@ def test_json_logs_one_object_per_line_without_secrets(
     monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "123456:SECRET-token-value")
     out = io.StringIO()
     configure_logging(LoggingSettings(format="json"), stream=out)
-    log = logging.getLogger("bot.handlers")
+    log = logging.getLogger("bot.telegram_bot.handlers")
     log.info("update %s answered", 7, extra={"update_id": 7, "language": "fr",
                                              "outcome": "refused", "latency_ms": 12.5})  # fmt: skip
     logging.getLogger("telegram.ext").info("GET /bot123456:SECRET-token-value/getMe")
     logging.getLogger("httpx").info("HTTP Request: https://api.telegram.org/bot123456:SECRET")
     first, second = (json.loads(line) for line in out.getvalue().splitlines())
     assert first["message"] == "update 7 answered"
-    assert (first["level"], first["logger"]) == ("INFO", "bot.handlers")
+    assert (first["level"], first["logger"]) == ("INFO", "bot.telegram_bot.handlers")
     assert {k: first[k] for k in ("update_id", "language", "outcome", "latency_ms")} == {
         "update_id": 7, "language": "fr", "outcome": "refused", "latency_ms": 12.5}  # fmt: skip
     assert "time" in first
@@ -70,8 +70,8 @@ def test_json_logs_one_object_per_line_without_secrets(
 def test_text_logs_show_info_lines(restore_logging: None) -> None:
     out = io.StringIO()
     configure_logging(LoggingSettings(), stream=out)
-    logging.getLogger("bot.telegram_app").info("bot @x ready")
-    assert "INFO bot.telegram_app: bot @x ready" in out.getvalue()
+    logging.getLogger("bot.telegram_bot.app").info("bot @x ready")
+    assert "INFO bot.telegram_bot.app: bot @x ready" in out.getvalue()
     assert logging.getLogger("httpx").level == logging.WARNING
 
 

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 from telegram.error import BadRequest, RetryAfter
 
-from bot import ratelimit
-from bot.ratelimit import SlidingWindow, send_html, with_retry
+from bot.telegram_bot import ratelimit
+from bot.telegram_bot.ratelimit import SlidingWindow, send_html, with_retry
 
 
 class Clock:

@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot import formatting, render
-from retrieval.config import AnswerSettings
-from retrieval.models import Answer, Citation, NearestDocument, Passage
-from retrieval.prompts import Prompts
-from retrieval.refusal import (
+from bot.telegram_bot import telegram_html
+from bot.terminal import terminal_text
+from retrieval.answer.refusal import (
     DEFAULT_THRESHOLD,
     Calibration,
     Thresholds,
@@ -18,6 +16,9 @@ from retrieval.refusal import (
     quantile,
     thresholds_for,
 )
+from retrieval.config import AnswerSettings
+from retrieval.models import Answer, Citation, NearestDocument, Passage
+from retrieval.prompts import Prompts
 from tests.loopback_botapi import visible_text
 
 PROMPTS = Prompts()
@@ -122,7 +123,7 @@ def test_every_language_words_the_closest_outcome_without_the_answer_framing() -
 
 
 def test_terminal_renders_closest_with_its_citations() -> None:
-    shown = render.render_answer(closest(), PROMPTS)
+    shown = terminal_text.render_answer(closest(), PROMPTS)
 
     assert shown.startswith("I found no rule that answers this directly")
     assert "According to the indexed documents" not in shown
@@ -131,7 +132,7 @@ def test_terminal_renders_closest_with_its_citations() -> None:
 
 
 def test_telegram_renders_closest_under_its_own_header_and_refusal_without_sources() -> None:
-    html_text = formatting.render_answer(closest(), PROMPTS)
+    html_text = telegram_html.render_answer(closest(), PROMPTS)
     shown = visible_text(html_text, "HTML")
     assert "Closest passages" in shown
     assert PROMPTS.get("bot_sources_header", "en") not in shown
@@ -139,7 +140,7 @@ def test_telegram_renders_closest_under_its_own_header_and_refusal_without_sourc
 
     nearest = [NearestDocument("d", "Directive on Petitions", "en", 0.7)]
     refusal = Answer("q", "en", "Not covered.\n- Directive on Petitions (d)", True, [], nearest)
-    refused = visible_text(formatting.render_answer(refusal, PROMPTS), "HTML")
+    refused = visible_text(telegram_html.render_answer(refusal, PROMPTS), "HTML")
     assert refusal.outcome == "not_covered"
     assert "[1]" not in refused
     assert "Closest passages" not in refused

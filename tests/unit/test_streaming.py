@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
+from retrieval.answer.generative import Generator
+from retrieval.answer.verify import settled_length
 from retrieval.config import Settings
-from retrieval.generate import Generator
 from retrieval.models import Answer, Passage
 from retrieval.prompts import Prompts
-from retrieval.verify import settled_length
 from tests.chat_models import RecordedChatModel
 from tests.unit.test_verify import (
     GOOD,

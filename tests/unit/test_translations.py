@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
-from retrieval.translations import (
+from retrieval.ingest.translations import (
     GroupMap,
     PairScore,
     alignment,

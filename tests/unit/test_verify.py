@@ -1,4 +1,4 @@
-"""Verification of generated answers (retrieval.verify) and the generator around it, on
+"""Verification of generated answers (retrieval.answer.verify) and the generator around it, on
 recorded model outputs: no model server, no embedding model."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from retrieval.citations import markers, verify_quote
+from retrieval.answer.citations import markers, verify_quote
+from retrieval.answer.generative import Generator, format_passages
+from retrieval.answer.verify import Source, declines, render, split_claims, verify
 from retrieval.config import Settings
-from retrieval.generate import Generator, format_passages
 from retrieval.models import Answer, NearestDocument, Passage
 from retrieval.prompts import Prompts
-from retrieval.verify import Source, declines, render, split_claims, verify
 
 PETITION = (
     "1. Every petition shall be registered on the day it is received.\n"

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 
 from retrieval import versions
-from retrieval.fusion import SearchFilters
-from retrieval.lexical import LexicalIndex
-from retrieval.loaders import sidecar_metadata
+from retrieval.ingest.loaders import sidecar_metadata
 from retrieval.models import Document
+from retrieval.search.fusion import SearchFilters
+from retrieval.store.lexical import LexicalIndex
 
 
 def doc(doc_id: str, language: str = "en", **meta: str) -> Document:

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from html import escape, unescape
 from typing import Any
 
-from retrieval.citations import source_label
+from retrieval.answer.citations import source_label
 from retrieval.models import Answer, Citation, Document, Passage
 from retrieval.prompts import Prompts
 from retrieval.versions import Change

@@ -1,10 +1,10 @@
 """Extractive answers: the sentences that answer the question, each with its ``[n]``.
 
-Nothing is generated: every sentence of an answer is a verbatim quote from a retrieved
-passage, so the answer cannot state a rule the corpus does not contain. How strong the
-evidence must be is ``retrieval.refusal``'s decision: below ``answer_above`` the same quotes are
-shown as the *closest* passages, not as the answer (``compose(..., outcome="closest")``), and
-below ``not_covered_below`` Regula lists the nearest documents instead (``refuse``).
+Nothing is generated: every sentence of an answer is a verbatim quote from a retrieved passage, so
+the answer cannot state a rule the corpus does not contain. How strong the evidence must be is
+``retrieval.answer.refusal``'s decision: below ``answer_above`` the same quotes are shown as the
+*closest* passages, not as the answer (``compose(..., outcome="closest")``), and below
+``not_covered_below`` Regula lists the nearest documents instead (``refuse``).
 """
 
 from __future__ import annotations
@@ -15,12 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from retrieval.citations import QUOTE_JOIN, Sentence, locator_for, quote_of, split_sentences
+from retrieval.answer.citations import QUOTE_JOIN, Sentence, locator_for, quote_of, split_sentences
+from retrieval.answer.refusal import evidence_score
 from retrieval.config import Settings
-from retrieval.embeddings import DenseEmbeddings
+from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.models import Answer, AnswerOutcome, Citation, NearestDocument, Passage
 from retrieval.prompts import Prompts
-from retrieval.refusal import evidence_score
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ import hashlib
 import os
 from typing import TYPE_CHECKING, Any
 
-from retrieval.embeddings import BundledE5, DenseEmbeddings
+from retrieval.embedding.encoders import BundledE5, DenseEmbeddings
 from retrieval.errors import EmbeddingError
 from retrieval.ollama_client import ollama_client_kwargs
 

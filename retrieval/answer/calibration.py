@@ -23,13 +23,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.citations import split_sentences
+from retrieval.answer.citations import split_sentences
+from retrieval.answer.refusal import Calibration, pick_thresholds, quantile
 from retrieval.errors import RegulaError
 from retrieval.evaluation import load_qa
-from retrieval.fusion import SearchFilters
-from retrieval.index import chunk_ids
 from retrieval.models import Document
-from retrieval.refusal import Calibration, pick_thresholds, quantile
+from retrieval.search.fusion import SearchFilters
+from retrieval.store.index import chunk_ids
 
 if TYPE_CHECKING:
     from retrieval.assistant import Assistant

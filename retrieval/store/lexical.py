@@ -26,9 +26,9 @@ from typing import Any
 import Stemmer
 
 from retrieval.language import normalize_digits
-from retrieval.latent import SCHEMA as LATENT_SCHEMA
-from retrieval.latent import TABLES as LATENT_TABLES
-from retrieval.latent import LatentPostings
+from retrieval.store.latent import SCHEMA as LATENT_SCHEMA
+from retrieval.store.latent import TABLES as LATENT_TABLES
+from retrieval.store.latent import LatentPostings
 
 _WORD_RE = re.compile(r"\w+")
 _STEMMER_NAMES = {
@@ -96,7 +96,7 @@ class LexicalIndex:
     """BM25 over FTS5 and latent-term postings, per chunk, with the (doc, version) indexed.
 
     ``latent_per_term`` bounds the postings a query reads per latent feature (see
-    ``retrieval.latent``).
+    ``retrieval.store.latent``).
     """
 
     def __init__(self, path: Path, latent_per_term: int = 1000) -> None:

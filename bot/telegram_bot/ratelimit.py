@@ -22,7 +22,7 @@ from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, Rep
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
-from bot.formatting import split_message, to_plain
+from bot.telegram_bot.telegram_html import split_message, to_plain
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

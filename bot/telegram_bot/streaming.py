@@ -27,12 +27,18 @@ from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
-from bot.formatting import split_message, to_plain
-from bot.ratelimit import NO_PREVIEW, is_markup_error, retry_seconds, send_pieces, with_retry
+from bot.telegram_bot.ratelimit import (
+    NO_PREVIEW,
+    is_markup_error,
+    retry_seconds,
+    send_pieces,
+    with_retry,
+)
+from bot.telegram_bot.telegram_html import split_message, to_plain
 from retrieval.models import Answer
 
 if TYPE_CHECKING:
-    from retrieval.generate import Progress
+    from retrieval.answer.generative import Progress
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The vector store: every read and write of Chroma (connecting is ``retrieval.chroma_client``).
+"""The vector store: every read and write of Chroma (connecting is ``store.chroma_client``).
 
 Chroma collections (cosine space, telemetry off):
 
@@ -19,7 +19,7 @@ Chroma collections (cosine space, telemetry off):
   dimension of the vectors, written with every commit and checked before every search and
   ingest (``EmbeddingMismatchError`` names both models; ``reset`` empties the index for
   ``regula ingest --rebuild``), and the ``calibration`` record: the refusal thresholds
-  ``regula calibrate`` derived from this corpus (``retrieval.refusal.Calibration``).
+  ``regula calibrate`` derived from this corpus (``retrieval.answer.refusal.Calibration``).
 
 A document becomes visible when its manifest record is written, after all its chunks are in:
 one upsert of one record is the commit point, so a crash leaves either the old version or the
@@ -40,16 +40,16 @@ import numpy as np
 from chromadb.errors import InternalError as ChromaInternalError
 from langchain_chroma import Chroma
 
-from retrieval.chroma_client import connect, reconnect
-from retrieval.embeddings import EmbeddingModel, require_model
+from retrieval.embedding.encoders import EmbeddingModel, require_model
 from retrieval.errors import StoreError
 from retrieval.models import Document
+from retrieval.store.chroma_client import connect, reconnect
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from retrieval.config import Settings
-    from retrieval.embeddings import DenseEmbeddings
+    from retrieval.embedding.encoders import DenseEmbeddings
 
 logger = logging.getLogger(__name__)
 

@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 from telegram import Update
 
-from bot import formatting
-from bot.audit import AuditLog
-from bot.ratelimit import typing
-from bot.replies import Context, dep, prompt_text, reply, say, user_language
+from bot.telegram_bot import telegram_html
+from bot.telegram_bot.audit import AuditLog
+from bot.telegram_bot.ratelimit import typing
+from bot.telegram_bot.replies import Context, dep, prompt_text, reply, say, user_language
 from retrieval.config import Settings
 from retrieval.prompts import Prompts
 from retrieval.versions import caption_metadata
@@ -51,7 +51,7 @@ async def stats(update: Update, context: Context) -> None:
     assistant: Assistant = dep(context, "assistant")
     figures = await asyncio.to_thread(assistant.stats)
     prompts: Prompts = dep(context, "prompts")
-    html_text = formatting.render_mapping(prompts.get("bot_stats_header", lang), figures)
+    html_text = telegram_html.render_mapping(prompts.get("bot_stats_header", lang), figures)
     audit: AuditLog = dep(context, "audit")
     if audit.enabled:
         days = dep(context, "settings").audit.retention_days

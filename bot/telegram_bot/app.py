@@ -29,11 +29,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot import admin, alerts, asof, handlers
-from bot.access import AccessPolicy, gate
-from bot.audit import AuditLog
-from bot.ops import Metrics, OpsServer, index_health
-from bot.ratelimit import SlidingWindow
+from bot.telegram_bot import admin, alerts, asof, handlers
+from bot.telegram_bot.access import AccessPolicy, gate
+from bot.telegram_bot.audit import AuditLog
+from bot.telegram_bot.ops import Metrics, OpsServer, index_health
+from bot.telegram_bot.ratelimit import SlidingWindow
 from retrieval.config import Settings
 from retrieval.errors import ConfigError
 

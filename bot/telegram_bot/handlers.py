@@ -1,12 +1,12 @@
 """Telegram handlers: parse the update, call the assistant in a thread, format, reply.
 
-The assistant is synchronous and CPU-bound, so every call goes through ``asyncio.to_thread``:
-one slow question (or an admin's upload being indexed) never stalls the others. In LLM mode an
-answer is shown while it is verified, in one edited message (``bot.streaming``). The audit log is
-written directly from the event loop: its writes take microseconds, and in the shared thread
-pool they would wait behind every queued question, delaying all replies of a burst. Dependencies
-come from ``bot_data`` (filled by ``telegram_app.build_application``); every user-facing string
-comes from ``prompts/<lang>/bot.yaml``.
+The assistant is synchronous and CPU-bound, so every call goes through ``asyncio.to_thread``: one
+slow question (or an admin's upload being indexed) never stalls the others. In LLM mode an answer is
+shown while it is verified, in one edited message (``bot.telegram_bot.streaming``). The audit log is
+written directly from the event loop: its writes take microseconds, and in the shared thread pool
+they would wait behind every queued question, delaying all replies of a burst. Dependencies come
+from ``bot_data`` (filled by ``app.build_application``); every user-facing string comes
+from ``prompts/<lang>/bot.yaml``.
 """
 
 from __future__ import annotations
@@ -34,19 +34,19 @@ from telegram import (
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
-from bot import alerts, asof, formatting
-from bot.access import addressed_text
-from bot.audit import AuditLog
-from bot.ops import Metrics
-from bot.ratelimit import SlidingWindow, send_html, typing
-from bot.replies import Context, dep, prompt_text, reply, say, user_language
-from bot.streaming import StreamedReply
-from retrieval.citations import source_label
+from bot.telegram_bot import alerts, asof, telegram_html
+from bot.telegram_bot.access import addressed_text
+from bot.telegram_bot.audit import AuditLog
+from bot.telegram_bot.ops import Metrics
+from bot.telegram_bot.ratelimit import SlidingWindow, send_html, typing
+from bot.telegram_bot.replies import Context, dep, prompt_text, reply, say, user_language
+from bot.telegram_bot.streaming import StreamedReply
+from retrieval.answer.citations import source_label
 from retrieval.errors import StoreError
-from retrieval.fusion import SearchFilters
 from retrieval.hygiene import clean_text
 from retrieval.models import Answer
 from retrieval.prompts import Prompts
+from retrieval.search.fusion import SearchFilters
 from retrieval.versions import cited_versions
 
 if TYPE_CHECKING:
@@ -193,7 +193,7 @@ async def answer_question(
     )
     key = dep(context, "answers").put(Asked(answer, row_id))
     prompts: Prompts = dep(context, "prompts")
-    html_text = formatting.render_answer(answer, prompts)
+    html_text = telegram_html.render_answer(answer, prompts)
     markup = _keyboard(answer, key, row_id, prompts)
     if streamed is not None:
         await streamed.finish(html_text, markup)
@@ -270,7 +270,7 @@ async def ask(update: Update, context: Context) -> None:
 async def docs(update: Update, context: Context) -> None:
     assistant: Assistant = dep(context, "assistant")
     documents = await asyncio.to_thread(assistant.documents)
-    html_text = formatting.render_documents(
+    html_text = telegram_html.render_documents(
         documents, dep(context, "prompts"), user_language(update, context)
     )
     await reply(update, context, html_text)
@@ -318,7 +318,7 @@ async def callback(update: Update, context: Context) -> None:
         await asof.current_version(update, context, asked.answer)
         return
     if kind == "src":
-        html_text = formatting.render_sources(asked.answer, prompts)
+        html_text = telegram_html.render_sources(asked.answer, prompts)
     else:
         assistant: Assistant = dep(context, "assistant")
         cited = [c for c in asked.answer.citations if c.translations]
@@ -326,7 +326,7 @@ async def callback(update: Update, context: Context) -> None:
             *(asyncio.to_thread(assistant.translations_of, c.chunk_id) for c in cited)
         )
         versions = list(zip(cited, found, strict=True))
-        html_text = formatting.render_translations(versions, prompts, asked.answer.language)
+        html_text = telegram_html.render_translations(versions, prompts, asked.answer.language)
     if isinstance(query.message, Message):
         await send_html(
             context.bot, query.message.chat.id, html_text, reply_to=query.message.message_id
@@ -371,10 +371,10 @@ async def inline_query(update: Update, context: Context) -> None:
     results = [
         InlineQueryResultArticle(
             id=hashlib.sha256(p.chunk_id.encode()).hexdigest()[:32],
-            title=formatting.clip(source_label(p.title, p.locator), 120),
-            description=formatting.clip(p.text, 200),
+            title=telegram_html.clip(source_label(p.title, p.locator), 120),
+            description=telegram_html.clip(p.text, 200),
             input_message_content=InputTextMessageContent(
-                formatting.render_passage(p), parse_mode=ParseMode.HTML
+                telegram_html.render_passage(p), parse_mode=ParseMode.HTML
             ),
         )
         for p in passages

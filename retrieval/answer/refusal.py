@@ -10,7 +10,7 @@ retrieved for it (``evidence_score``). Two thresholds split it into three outcom
 
 Where the thresholds come from, each on its own: the ``answer`` setting when set (the legacy
 ``min_relevance`` fills both), else the ``Calibration`` that ``regula calibrate`` stored with the
-index (``retrieval.calibration``), else ``DEFAULT_THRESHOLD`` (today's single cut-off, so an
+index (``retrieval.answer.calibration``), else ``DEFAULT_THRESHOLD`` (today's single cut-off, so an
 uncalibrated index behaves as before). This module is pure: no store, no model.
 """
 

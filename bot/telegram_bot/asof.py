@@ -11,12 +11,12 @@ from typing import TYPE_CHECKING
 
 from telegram import Message, Update
 
-from bot import formatting
-from bot.ratelimit import send_html
-from bot.replies import Context, dep, say
-from retrieval.fusion import SearchFilters
+from bot.telegram_bot import telegram_html
+from bot.telegram_bot.ratelimit import send_html
+from bot.telegram_bot.replies import Context, dep, say
 from retrieval.hygiene import iso_date
 from retrieval.models import Answer
+from retrieval.search.fusion import SearchFilters
 from retrieval.versions import in_force, today
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ async def current_version(update: Update, context: Context, answer: Answer) -> N
     current = await asyncio.to_thread(
         assistant.ask, answer.question, language=answer.language, filters=filters
     )
-    html_text = formatting.render_answer(current, dep(context, "prompts"))
+    html_text = telegram_html.render_answer(current, dep(context, "prompts"))
     await send_html(
         context.bot, query.message.chat.id, html_text, reply_to=query.message.message_id
     )

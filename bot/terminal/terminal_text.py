@@ -1,6 +1,6 @@
 """Plain-text rendering for the terminal: answers, ingest reports, document lists, eval tables.
 
-Pure functions; the Telegram rendering (HTML) lives in ``bot/formatting.py``.
+Pure functions; the Telegram rendering (HTML) lives in ``bot/telegram_bot/telegram_html.py``.
 """
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from retrieval.citations import source_label
+from retrieval.answer.citations import source_label
 from retrieval.evaluation import Outcome
 from retrieval.models import Answer, Document, IngestReport
 from retrieval.prompts import Prompts
 
 if TYPE_CHECKING:
-    from retrieval.calibration import CalibrationReport
+    from retrieval.answer.calibration import CalibrationReport
 
 
 def render_answer(answer: Answer, prompts: Prompts) -> str:

@@ -22,20 +22,13 @@ import numpy as np
 from tqdm import tqdm
 
 from retrieval import versions
-from retrieval.chunking import chunk_text
 from retrieval.config import Settings
-from retrieval.embeddings import DenseEmbeddings
+from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.errors import LoaderError, RegulaError
 from retrieval.hygiene import normalize_language, safe_doc_id
-from retrieval.index import VectorStore
-from retrieval.language import detect_language
-from retrieval.latent import encode_latent
-from retrieval.lexical import LexicalIndex
-from retrieval.loaders import load_bytes, sidecar_metadata
-from retrieval.locking import WriterLock
-from retrieval.models import Chunk, Document, IngestFailure, IngestReport
-from retrieval.ownership import UPLOADS, owner_id, prunable
-from retrieval.translations import (
+from retrieval.ingest.chunking import chunk_text
+from retrieval.ingest.loaders import load_bytes, sidecar_metadata
+from retrieval.ingest.translations import (
     GroupMap,
     PairScore,
     alignment,
@@ -43,6 +36,13 @@ from retrieval.translations import (
     number_overlap,
     number_signature,
 )
+from retrieval.language import detect_language
+from retrieval.models import Chunk, Document, IngestFailure, IngestReport
+from retrieval.store.index import VectorStore
+from retrieval.store.latent import encode_latent
+from retrieval.store.lexical import LexicalIndex
+from retrieval.store.locking import WriterLock
+from retrieval.store.ownership import UPLOADS, owner_id, prunable
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Ingestor:
 
     @functools.cached_property
     def owner(self) -> str:
-        """This worker's id, recorded on every document it writes (``retrieval.ownership``)."""
+        """This worker's id, recorded on every document it writes (see ``store.ownership``)."""
         return owner_id(self.settings.storage.data_dir)
 
     @property
@@ -150,7 +150,7 @@ class Ingestor:
         """Index files under the document ids given (``reindex`` keeps the original ids).
 
         ``prune`` removes this worker's documents whose file is gone, only under
-        ``prune_roots`` when given, never bot uploads (``retrieval.ownership``).
+        ``prune_roots`` when given, never bot uploads (``retrieval.store.ownership``).
         ``rebuild`` drops the whole index (Chroma collections and the lexical cache) first,
         so every file is embedded again, by the configured model; otherwise writing with
         another model than the one that built the index is refused.

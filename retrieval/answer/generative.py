@@ -1,7 +1,7 @@
 """Generative answers (``answer.mode: llm``) with any LangChain chat model, verified in code.
 
 The model sees the retrieved passages as numbered, delimited data and is told to cite ``[n]``
-after each sentence; what it writes is then checked claim by claim (``retrieval.verify``):
+after each sentence; what it writes is then checked claim by claim (``retrieval.answer.verify``):
 markers pointing nowhere are dropped, unsupported or uncited claims are removed, and when
 nothing verifiable remains Regula refuses as in extractive mode. Citations under the answer
 are only the passages kept claims cite, with metadata from the index, never from the model.
@@ -29,14 +29,22 @@ from typing import Any
 
 import numpy as np
 
-from retrieval.citations import locator_for, quote_of, split_sentences
+from retrieval.answer.citations import locator_for, quote_of, split_sentences
+from retrieval.answer.verify import (
+    Source,
+    Verification,
+    declines,
+    overlap,
+    render,
+    settled_length,
+    verify,
+)
 from retrieval.config import LLMSettings, Settings
-from retrieval.embeddings import DenseEmbeddings
+from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.errors import LLMError
 from retrieval.models import Answer, Citation, Passage
 from retrieval.ollama_client import ollama_client_kwargs
 from retrieval.prompts import Prompts
-from retrieval.verify import Source, Verification, declines, overlap, render, settled_length, verify
 
 log = logging.getLogger(__name__)
 

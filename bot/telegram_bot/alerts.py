@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
-from bot import formatting
-from bot.audit import AuditLog
-from bot.ratelimit import send_html
-from bot.replies import Context, dep, say
+from bot.telegram_bot import telegram_html
+from bot.telegram_bot.audit import AuditLog
+from bot.telegram_bot.ratelimit import send_html
+from bot.telegram_bot.replies import Context, dep, say
 from retrieval.prompts import Prompts
 from retrieval.versions import changes
 
@@ -78,7 +78,7 @@ class ChangeWatcher:
             if not self.audit.mark_notified(int(row["id"])):
                 continue
             language = str(row["language"] or "en")
-            html_text = formatting.render_change_notice(
+            html_text = telegram_html.render_change_notice(
                 str(row["question"]), found, self.prompts, language
             )
             button = InlineKeyboardButton(
@@ -113,7 +113,9 @@ async def alerts(update: Update, context: Context) -> None:
 
 async def ask_again(update: Update, context: Context, row: str) -> None:
     """The "Ask again" button under a notice: the original question, answered today."""
-    from bot.handlers import answer_question  # the handlers import this module's neighbours
+    from bot.telegram_bot.handlers import (
+        answer_question,  # the handlers import this module's neighbours
+    )
 
     query = update.callback_query
     if query is None:

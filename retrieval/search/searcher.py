@@ -23,11 +23,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retrieval.config import Settings
-from retrieval.embeddings import DenseEmbeddings
-from retrieval.fusion import Candidate, SearchFilters, fuse
-from retrieval.index import VECTOR_KEY, VectorStore
-from retrieval.lexical import LexicalDocument, LexicalIndex
+from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.models import Document, Passage, with_header
+from retrieval.search.fusion import Candidate, SearchFilters, fuse
+from retrieval.store.index import VECTOR_KEY, VectorStore
+from retrieval.store.lexical import LexicalDocument, LexicalIndex
 from retrieval.versions import in_force, lexical_window
 
 SYNC_BATCH = 64  # documents per lexical transaction when rebuilding the cache from Chroma

@@ -28,7 +28,7 @@ from telegram import Message, Update
 from telegram.constants import ChatType, MessageEntityType
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
-from bot.ops import Metrics
+from bot.telegram_bot.ops import Metrics
 from retrieval.config import AccessSettings
 from retrieval.prompts import Prompts
 

@@ -52,14 +52,14 @@ def cmd_ingest(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(report.to_json())
     else:
-        from bot.render import render_ingest
+        from bot.terminal.terminal_text import render_ingest
 
         sys.stdout.write(render_ingest(report))
     return EXIT_PARTIAL if report.failed else EXIT_OK
 
 
 def _filters(args: argparse.Namespace) -> Any:
-    from retrieval.fusion import SearchFilters
+    from retrieval.search.fusion import SearchFilters
 
     return SearchFilters(
         doc_ids=args.doc or None, language=args.in_language,
@@ -69,7 +69,7 @@ def _filters(args: argparse.Namespace) -> Any:
 
 
 def cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.render import render_answer
+    from bot.terminal.terminal_text import render_answer
 
     assistant = _assistant(settings)
     filters = _filters(args)
@@ -116,8 +116,8 @@ def _decode(raw: bytes) -> str | None:
 
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.render import render_answer
-    from retrieval.fusion import SearchFilters
+    from bot.terminal.terminal_text import render_answer
+    from retrieval.search.fusion import SearchFilters
 
     assistant = _assistant(settings)
     prompts = assistant.prompts
@@ -149,7 +149,7 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.render import render_documents
+    from bot.terminal.terminal_text import render_documents
 
     documents = _assistant(settings).documents()
     if args.json:
@@ -170,7 +170,7 @@ def _document_json(document: Any) -> dict[str, Any]:
 
 
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.render import render_history
+    from bot.terminal.terminal_text import render_history
 
     versions = _assistant(settings).history(args.work)
     if args.json:
@@ -195,14 +195,14 @@ def cmd_calibrate(args: argparse.Namespace, settings: Settings) -> int:
     if args.json:
         _print_json(report.to_json())
     else:
-        from bot.render import render_calibration
+        from bot.terminal.terminal_text import render_calibration
 
         sys.stdout.write(render_calibration(report))
     return EXIT_OK
 
 
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.render import render_eval
+    from bot.terminal.terminal_text import render_eval
     from retrieval.evaluation import (
         RECALL_AT,
         evaluate,
@@ -246,7 +246,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     repealed or removed (notified or not)."""
     import datetime as dt
 
-    from bot.audit import AuditLog
+    from bot.telegram_bot.audit import AuditLog
     from retrieval.versions import changes
 
     since = dt.datetime.fromisoformat(args.since).replace(tzinfo=dt.UTC) if args.since else None
@@ -276,7 +276,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.telegram_app import serve
+    from bot.telegram_bot.app import serve
 
     serve(settings, _assistant(settings))
     return EXIT_OK

@@ -1,0 +1,1 @@
+"""The Telegram bot: application, handlers, HTML formatting and flow control."""

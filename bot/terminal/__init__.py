@@ -1,0 +1,1 @@
+"""The terminal interface: the ``regula`` command line and its plain-text rendering."""

@@ -1,0 +1,1 @@
+"""Answers: extractive or generated, cited, verified, or refused."""

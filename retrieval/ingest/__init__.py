@@ -1,0 +1,1 @@
+"""Ingest: files -> documents -> chunks with locators, translations linked, written whole."""

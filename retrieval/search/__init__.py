@@ -1,0 +1,1 @@
+"""Search: dense, lexical and latent candidates fused, filtered and grouped by translation."""

@@ -1,0 +1,1 @@
+"""Storage: Chroma, the lexical and latent indexes beside it, writer locks and ownership."""
