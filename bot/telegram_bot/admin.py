@@ -12,8 +12,8 @@ from telegram import Update
 
 from bot.telegram_bot import telegram_html
 from bot.telegram_bot.audit import AuditLog
-from bot.telegram_bot.ratelimit import typing
 from bot.telegram_bot.replies import Context, dep, prompt_text, reply, say, user_language
+from bot.telegram_bot.sending import typing
 from retrieval.config import Settings
 from retrieval.prompts import Prompts
 from retrieval.versions import caption_metadata

@@ -20,8 +20,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 
 from bot.telegram_bot import telegram_html
 from bot.telegram_bot.audit import AuditLog
-from bot.telegram_bot.ratelimit import send_html
 from bot.telegram_bot.replies import Context, dep, say
+from bot.telegram_bot.sending import send_html
 from retrieval.prompts import Prompts
 from retrieval.versions import changes
 

@@ -12,8 +12,8 @@ from typing import TYPE_CHECKING
 from telegram import Message, Update
 
 from bot.telegram_bot import telegram_html
-from bot.telegram_bot.ratelimit import send_html
 from bot.telegram_bot.replies import Context, dep, say
+from bot.telegram_bot.sending import send_html
 from retrieval.hygiene import iso_date
 from retrieval.models import Answer
 from retrieval.search.fusion import SearchFilters

@@ -38,8 +38,9 @@ from bot.telegram_bot import alerts, asof, telegram_html
 from bot.telegram_bot.access import addressed_text
 from bot.telegram_bot.audit import AuditLog
 from bot.telegram_bot.ops import Metrics
-from bot.telegram_bot.ratelimit import SlidingWindow, send_html, typing
+from bot.telegram_bot.ratelimit import SlidingWindow
 from bot.telegram_bot.replies import Context, dep, prompt_text, reply, say, user_language
+from bot.telegram_bot.sending import send_html, typing
 from bot.telegram_bot.streaming import StreamedReply
 from retrieval.answer.citations import source_label
 from retrieval.errors import StoreError

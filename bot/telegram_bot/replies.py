@@ -8,7 +8,7 @@ from typing import Any
 from telegram import Update
 from telegram.ext import ContextTypes
 
-from bot.telegram_bot.ratelimit import send_html
+from bot.telegram_bot.sending import send_html
 from retrieval.prompts import Prompts
 
 Context = ContextTypes.DEFAULT_TYPE

@@ -27,7 +27,7 @@ from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
-from bot.telegram_bot.ratelimit import (
+from bot.telegram_bot.sending import (
     NO_PREVIEW,
     is_markup_error,
     retry_seconds,
