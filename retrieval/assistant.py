@@ -23,6 +23,7 @@ from retrieval.answer.generative import Generator, Progress
 from retrieval.answer.refusal import Calibration, Thresholds, thresholds_for
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings, build_embeddings
+from retrieval.followup import FollowUpRule
 from retrieval.ingest.loaders import SIDECAR_SUFFIX
 from retrieval.ingest.pipeline import Ingestor, SourceFile
 from retrieval.language import detect_language
@@ -36,7 +37,6 @@ from retrieval.store.ownership import owned
 from retrieval.versions import annotate, history, today
 
 _UPLOAD_NAME_RE = re.compile(r"[^\w.\-]+")
-FOLLOW_UP_MAX_WORDS = 6
 
 
 class Assistant:
@@ -54,6 +54,7 @@ class Assistant:
         """``chat_model`` replaces the configured LangChain chat model (LLM mode only)."""
         self.settings = settings
         self.prompts = prompts
+        self.follow_ups = FollowUpRule(prompts)
         self.embeddings = embeddings
         self.store = store
         self.lexical = lexical
@@ -98,9 +99,10 @@ class Assistant:
     ) -> Answer:
         """Answer ``question`` with citations, or refuse and list the nearest documents.
 
-        ``context`` is the previous question; a short follow-up ("and for gifts?") is searched
-        together with it. In LLM mode the model rewrites a follow-up as a standalone question,
-        writes the answer, and ``retrieval.answer.generative`` keeps only what the passages support.
+        ``context`` is the previous question; a follow-up ("and for gifts?") is searched
+        together with it (``retrieval.followup`` decides). In LLM mode the model rewrites a
+        follow-up as a standalone question, writes the answer, and ``retrieval.answer.generative``
+        keeps only what the passages support.
 
         ``on_progress`` (LLM mode; called in this thread) receives the verified claims written
         so far, or a "writing" status, while the model streams; the answer is the same with or
@@ -126,10 +128,12 @@ class Assistant:
             answer.timings_ms = {"total": 0.0}
             answer.as_of = filters.as_of
             return answer
-        if context and self.generator is not None:
-            query = self.generator.condense(question, context, language, timings)
-        elif context and len(question.split()) <= FOLLOW_UP_MAX_WORDS:
-            query = f"{context.strip()} {question}"
+        if context and self.follow_ups.applies(question):
+            query = (
+                self.generator.condense(question, context, language, timings)
+                if self.generator is not None
+                else f"{context.strip()} {question}"
+            )
         self.searcher.refresh()  # an index built by another embedding model fails here, first
         step = time.perf_counter()
         query_vector = self.embeddings.embed_query_vector(query)

@@ -16,10 +16,11 @@ import contextlib
 import logging
 from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 
 from bot.telegram_bot import telegram_html
 from bot.telegram_bot.audit import AuditLog
+from bot.telegram_bot.keyboards import ask_again_keyboard
 from bot.telegram_bot.replies import Context, dep, say
 from bot.telegram_bot.sending import send_html
 from retrieval.prompts import Prompts
@@ -81,14 +82,8 @@ class ChangeWatcher:
             html_text = telegram_html.render_change_notice(
                 str(row["question"]), found, self.prompts, language
             )
-            button = InlineKeyboardButton(
-                self.prompts.get("bot_button_ask_again", language),
-                callback_data=f"again:{row['id']}",
-            )
-            await send_html(
-                self.bot, int(row["chat_id"]), html_text,
-                markup=InlineKeyboardMarkup([[button]]),
-            )  # fmt: skip
+            markup = ask_again_keyboard(int(row["id"]), self.prompts, language)
+            await send_html(self.bot, int(row["chat_id"]), html_text, markup=markup)
             sent += 1
         self._seen = revision
         return sent

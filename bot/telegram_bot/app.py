@@ -31,11 +31,13 @@ from telegram.ext import (
 
 from bot.telegram_bot import admin, alerts, asof, handlers
 from bot.telegram_bot.access import AccessPolicy, gate
+from bot.telegram_bot.answer_cache import AnswerCache
 from bot.telegram_bot.audit import AuditLog
 from bot.telegram_bot.ops import Metrics, OpsServer, index_health
 from bot.telegram_bot.ratelimit import SlidingWindow
 from retrieval.config import Settings
 from retrieval.errors import ConfigError
+from retrieval.followup import Conversations, FollowUpRule
 
 if TYPE_CHECKING:
     from retrieval.assistant import Assistant
@@ -71,13 +73,12 @@ def build_application(settings: Settings, assistant: Assistant, token: str) -> A
         access=access,
         audit=AuditLog.from_settings(settings),
         limiter=SlidingWindow(settings.telegram.rate_limit_per_minute),
-        answers=handlers.AnswerCache(),
+        answers=AnswerCache(),
         metrics=Metrics(),
         admin_lock=asyncio.Lock(),
         languages={},
         as_of={},
-        previous={},
-        followup_markers=handlers.followup_markers(assistant.prompts),
+        conversations=Conversations(FollowUpRule(assistant.prompts)),
     )
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS

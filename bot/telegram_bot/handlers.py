@@ -6,7 +6,9 @@ shown while it is verified, in one edited message (``bot.telegram_bot.streaming`
 written directly from the event loop: its writes take microseconds, and in the shared thread pool
 they would wait behind every queued question, delaying all replies of a burst. Dependencies come
 from ``bot_data`` (filled by ``app.build_application``); every user-facing string comes
-from ``prompts/<lang>/bot.yaml``.
+from ``prompts/<lang>/bot.yaml``. Whether a message follows up on the previous question is
+``retrieval.followup``'s call; the buttons are built in ``keyboards`` and the answers they refer
+to kept in ``answer_cache``.
 """
 
 from __future__ import annotations
@@ -15,35 +17,27 @@ import asyncio
 import functools
 import hashlib
 import logging
-import secrets
 import time
-from collections import OrderedDict
 from contextlib import suppress
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import httpx
-from telegram import (
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    InlineQueryResultArticle,
-    InputTextMessageContent,
-    Message,
-    Update,
-)
+from telegram import InlineQueryResultArticle, InputTextMessageContent, Message, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot.telegram_bot import alerts, asof, telegram_html
 from bot.telegram_bot.access import addressed_text
+from bot.telegram_bot.answer_cache import Asked
 from bot.telegram_bot.audit import AuditLog
-from bot.telegram_bot.ops import Metrics
+from bot.telegram_bot.keyboards import answer_keyboard, without_feedback
 from bot.telegram_bot.ratelimit import SlidingWindow
 from bot.telegram_bot.replies import Context, dep, prompt_text, reply, say, user_language
 from bot.telegram_bot.sending import send_html, typing
 from bot.telegram_bot.streaming import StreamedReply
 from retrieval.answer.citations import source_label
 from retrieval.errors import StoreError
+from retrieval.followup import Conversations
 from retrieval.hygiene import clean_text
 from retrieval.models import Answer
 from retrieval.prompts import Prompts
@@ -55,72 +49,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-FOLLOWUP_MAX_WORDS = 5
 UNAVAILABLE = (StoreError, httpx.TransportError, ConnectionError)
 """Failures to reach the index: the user is told to try again later, not that we failed."""
-FOLLOWUP_WINDOW_S = 15 * 60
-
-
-@dataclass
-class Asked:
-    """An answer kept for its buttons (Sources, Other languages) and its audit row."""
-
-    answer: Answer
-    row_id: int | None
-
-
-class AnswerCache:
-    """The last ``size`` answers by a short random key that fits in callback data."""
-
-    def __init__(self, size: int = 2000) -> None:
-        self.size = size
-        self._items: OrderedDict[str, Asked] = OrderedDict()
-
-    def put(self, asked: Asked) -> str:
-        key = secrets.token_hex(6)
-        self._items[key] = asked
-        while len(self._items) > self.size:
-            self._items.popitem(last=False)
-        return key
-
-    def get(self, key: str) -> Asked | None:
-        return self._items.get(key)
-
-
-def _is_followup(question: str, markers: list[str]) -> bool:
-    lowered = " ".join(question.lower().split())
-    if len(lowered.split()) <= FOLLOWUP_MAX_WORDS:
-        return True
-    return any(lowered == m or lowered.startswith(m + " ") for m in markers)
-
-
-def followup_markers(prompts: Prompts) -> list[str]:
-    markers = {
-        m.strip().lower()
-        for lang in prompts.languages
-        for m in prompts.get("bot_followup_markers", lang).split("|")
-    }
-    return sorted(m for m in markers if m)
-
-
-def _keyboard(
-    answer: Answer, key: str, row_id: int | None, prompts: Prompts
-) -> InlineKeyboardMarkup | None:
-    """Sources and Other languages when there is something to show, then 👍 👎."""
-
-    def button(label: str, data: str) -> InlineKeyboardButton:
-        return InlineKeyboardButton(prompts.get(label, answer.language), callback_data=data)
-
-    top = [button("bot_button_sources", f"src:{key}")] if answer.citations else []
-    if any(c.translations for c in answer.citations):
-        top.append(button("bot_button_translations", f"tr:{key}"))
-    if any(c.superseded_by for c in answer.citations):
-        top.append(button("bot_button_current", f"cur:{key}"))
-    rows = [top] if top else []
-    if row_id is not None:
-        rows.append([button("bot_button_helpful", f"fb:{row_id}:1"),
-                     button("bot_button_unhelpful", f"fb:{row_id}:-1")])  # fmt: skip
-    return InlineKeyboardMarkup(rows) if rows else None
 
 
 async def answer_question(
@@ -131,57 +61,74 @@ async def answer_question(
     The rules searched are those in force on the user's ``/asof`` date (``user_date``), else
     today."""
     user, chat = update.effective_user, update.effective_chat
-    if user is None or chat is None:
-        return
     question = clean_text(question)
-    if not question:
+    if user is None or chat is None or not question or await _rate_limited(update, context):
         return
-    limiter: SlidingWindow = dep(context, "limiter")
-    metrics: Metrics = dep(context, "metrics")
-    wait = limiter.hit(user.id)
-    if wait:
-        metrics.rate_limited.inc()
-        if limiter.first_refusal(user.id):
-            await say(update, context, "bot_rate_limited", seconds=max(1, round(wait)))
-        return
-    previous: dict[int, tuple[str, float]] = dep(context, "previous")
-    earlier = previous.get(user.id)
-    follow_up = (
-        earlier is not None
-        and time.monotonic() - earlier[1] < FOLLOWUP_WINDOW_S
-        and _is_followup(question, dep(context, "followup_markers"))
-    )
-    prior = earlier[0] if follow_up and earlier else None
-    language = dep(context, "languages").get(user.id)
-    assistant: Assistant = dep(context, "assistant")
+    conversations: Conversations = dep(context, "conversations")
+    prior = conversations.context_for(question, user.id)
     as_of = dep(context, "as_of").get(user.id) if user_date else None
-    ask = functools.partial(
-        assistant.ask, question, language=language, context=prior,
-        filters=SearchFilters(as_of=as_of),
-    )  # fmt: skip
-    streamed: StreamedReply | None = None
     started = time.perf_counter()
     try:
-        async with typing(context.bot, chat.id):
-            if assistant.generator is None:
-                answer = await asyncio.to_thread(ask)
-            else:  # the model writes: one message shows what is verified, then the answer
-                placeholder = prompt_text(context, "bot_searching", user_language(update, context))
-                message = update.effective_message
-                message_id = message.message_id if message else None
-                streamed = await StreamedReply.start(context.bot, chat.id, message_id, placeholder)
-                answer = await streamed.run(lambda report: ask(on_progress=report))
+        answer, streamed = await _ask(update, context, question, prior, as_of)
     except UNAVAILABLE as e:  # the index (or the Chroma server) cannot be read right now
         log.warning("index unavailable for update %s: %s", update.update_id, e)
-        metrics.answered(language or user_language(update, context), "unavailable")
+        language = dep(context, "languages").get(user.id) or user_language(update, context)
+        dep(context, "metrics").answered(language, "unavailable")
         await say(update, context, "bot_unavailable")
         return
     latency_ms = (time.perf_counter() - started) * 1000
     _log_answer(update, context, question, answer, latency_ms)
-    if not follow_up:
-        previous[user.id] = (question, time.monotonic())
+    conversations.remember(question, prior, user.id)
+    row_id = _audit(update, context, question, answer, latency_ms)
+    await _reply_with_buttons(update, context, answer, row_id, streamed)
+
+
+async def _rate_limited(update: Update, context: Context) -> bool:
+    """True if the user asked too often; the first refusal of a streak tells them how long."""
+    user = update.effective_user
+    assert user is not None
+    limiter: SlidingWindow = dep(context, "limiter")
+    wait = limiter.hit(user.id)
+    if not wait:
+        return False
+    dep(context, "metrics").rate_limited.inc()
+    if limiter.first_refusal(user.id):
+        await say(update, context, "bot_rate_limited", seconds=max(1, round(wait)))
+    return True
+
+
+async def _ask(
+    update: Update, context: Context, question: str, prior: str | None, as_of: str | None
+) -> tuple[Answer, StreamedReply | None]:
+    """The assistant in a worker thread under "typing…"; in LLM mode one message shows what is
+    verified while the model writes (returned, to be edited into the answer)."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None
+    assert chat is not None
+    assistant: Assistant = dep(context, "assistant")
+    language = dep(context, "languages").get(user.id)
+    ask = functools.partial(
+        assistant.ask, question, language=language, context=prior,
+        filters=SearchFilters(as_of=as_of),
+    )  # fmt: skip
+    async with typing(context.bot, chat.id):
+        if assistant.generator is None:
+            return await asyncio.to_thread(ask), None
+        placeholder = prompt_text(context, "bot_searching", user_language(update, context))
+        message_id = update.effective_message.message_id if update.effective_message else None
+        streamed = await StreamedReply.start(context.bot, chat.id, message_id, placeholder)
+        return await streamed.run(lambda report: ask(on_progress=report)), streamed
+
+
+def _audit(
+    update: Update, context: Context, question: str, answer: Answer, latency_ms: float
+) -> int | None:
+    """The answer's audit row (a few microseconds: a thread would queue it behind questions)."""
+    user, chat = update.effective_user, update.effective_chat
+    assert user is not None
+    assert chat is not None
     audit: AuditLog = dep(context, "audit")
-    row_id = audit.record(  # a few microseconds; a thread would queue it behind other questions
+    return audit.record(
         user_id=user.id,
         chat_id=chat.id,
         question=question,
@@ -192,10 +139,20 @@ async def answer_question(
         cited_versions=cited_versions(answer.citations),
         as_of=answer.as_of or "",
     )
+
+
+async def _reply_with_buttons(
+    update: Update,
+    context: Context,
+    answer: Answer,
+    row_id: int | None,
+    streamed: StreamedReply | None,
+) -> None:
+    """The formatted answer with its keyboard: edited into the streamed message, or sent."""
     key = dep(context, "answers").put(Asked(answer, row_id))
     prompts: Prompts = dep(context, "prompts")
     html_text = telegram_html.render_answer(answer, prompts)
-    markup = _keyboard(answer, key, row_id, prompts)
+    markup = answer_keyboard(answer, key, row_id, prompts)
     if streamed is not None:
         await streamed.finish(html_text, markup)
     else:
@@ -321,17 +278,22 @@ async def callback(update: Update, context: Context) -> None:
     if kind == "src":
         html_text = telegram_html.render_sources(asked.answer, prompts)
     else:
-        assistant: Assistant = dep(context, "assistant")
-        cited = [c for c in asked.answer.citations if c.translations]
-        found = await asyncio.gather(
-            *(asyncio.to_thread(assistant.translations_of, c.chunk_id) for c in cited)
-        )
-        versions = list(zip(cited, found, strict=True))
-        html_text = telegram_html.render_translations(versions, prompts, asked.answer.language)
+        html_text = await _translations(context, asked.answer)
     if isinstance(query.message, Message):
         await send_html(
             context.bot, query.message.chat.id, html_text, reply_to=query.message.message_id
         )
+
+
+async def _translations(context: Context, answer: Answer) -> str:
+    """The Other languages view: each cited passage's indexed translations."""
+    assistant: Assistant = dep(context, "assistant")
+    cited = [c for c in answer.citations if c.translations]
+    found = await asyncio.gather(
+        *(asyncio.to_thread(assistant.translations_of, c.chunk_id) for c in cited)
+    )
+    versions = list(zip(cited, found, strict=True))
+    return telegram_html.render_translations(versions, dep(context, "prompts"), answer.language)
 
 
 async def _feedback(update: Update, context: Context, rest: str, lang: str) -> None:
@@ -349,12 +311,7 @@ async def _feedback(update: Update, context: Context, rest: str, lang: str) -> N
     )
     markup = query.message.reply_markup if isinstance(query.message, Message) else None
     if recorded and markup is not None:
-        kept = [
-            buttons
-            for buttons in markup.inline_keyboard
-            if not any(str(b.callback_data or "").startswith("fb:") for b in buttons)
-        ]
-        await query.edit_message_reply_markup(InlineKeyboardMarkup(kept) if kept else None)
+        await query.edit_message_reply_markup(without_feedback(markup))
 
 
 async def inline_query(update: Update, context: Context) -> None:

@@ -117,17 +117,17 @@ def _decode(raw: bytes) -> str | None:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     from bot.terminal.terminal_text import render_answer
+    from retrieval.followup import Conversations, FollowUpRule
     from retrieval.search.fusion import SearchFilters
 
     assistant = _assistant(settings)
     prompts = assistant.prompts
-    filters = SearchFilters(as_of=args.as_of)
+    filters, conversation = SearchFilters(as_of=args.as_of), Conversations(FollowUpRule(prompts))
     interactive = sys.stdin.isatty()
     if interactive:
         sys.stdout.write(prompts.get("chat_welcome", args.lang or "en") + "\n")
     if not assistant.documents():
         sys.stdout.write(prompts.get("empty_index", args.lang or "en") + "\n")
-    previous: str | None = None
     while True:
         if interactive:
             sys.stdout.write(prompts.get("chat_prompt", args.lang or "en"))
@@ -141,10 +141,11 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
             continue
         if not question:
             continue
-        answer = assistant.ask(question, language=args.lang, context=previous, filters=filters)
+        prior = conversation.context_for(question)  # the same follow-up rule as the bot's
+        answer = assistant.ask(question, language=args.lang, context=prior, filters=filters)
         sys.stdout.write(render_answer(answer, prompts) + "\n")
         sys.stdout.flush()
-        previous = question
+        conversation.remember(question, prior)
     return EXIT_OK
 
 
