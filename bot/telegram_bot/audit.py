@@ -5,8 +5,9 @@ update that row (``set_feedback``), only for the user who asked. ``with_citation
 ``mark_notified`` let the bot tell a user, once per answer, that a cited rule changed;
 ``alerts_enabled`` holds each user's ``/alerts on|off``. Rows older than
 ``audit.retention_days`` are deleted when the log opens, so the bot never keeps questions
-longer than the configured period. One connection guarded by a lock: the bot writes from the
-event loop and from worker threads.
+longer than the configured period. The bot calls it only from its event loop (a write takes
+microseconds, less than the hop to a worker thread would); the one connection is still guarded
+by a lock, so a caller on another thread stays safe.
 """
 
 from __future__ import annotations
