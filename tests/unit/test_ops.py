@@ -75,6 +75,27 @@ def test_text_logs_show_info_lines(restore_logging: None) -> None:
     assert logging.getLogger("httpx").level == logging.WARNING
 
 
+def test_serve_from_the_command_line_shows_its_info_lines(
+    restore_logging: None,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    """``regula serve`` goes through ``cli.main``, the one place logging is configured: the
+    bot's INFO lines reach stderr with nothing else installing a handler on the way."""
+    from bot.telegram_bot import app
+    from bot.terminal import cli
+
+    def fake_serve(settings: Any, assistant: Any) -> None:
+        app.log.info("bot @%s ready", "x")
+
+    monkeypatch.setattr(cli, "_assistant", lambda settings: None)
+    monkeypatch.setattr(app, "serve", fake_serve)
+    assert cli.main(["serve", "--data-dir", str(tmp_path)]) == 0
+    assert "INFO bot.telegram_bot.app: bot @x ready" in capsys.readouterr().err
+    assert len(logging.getLogger().handlers) == 1
+
+
 def test_metrics_labels_are_bounded() -> None:
     metrics = Metrics()
     metrics.answered("fr", "answered", 0.3)
