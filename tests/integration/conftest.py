@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from retrieval.assistant import Assistant
-from tests.integration.helpers import IngestedCorpus, open_assistant, regula
+from testkit.corpus import open_assistant
+from tests.integration.helpers import IngestedCorpus, regula
 
 
 @pytest.fixture(scope="session")

@@ -29,9 +29,10 @@ from bot.telegram_bot.audit import AuditLog
 from retrieval.assistant import Assistant
 from retrieval.config import Settings
 from retrieval.prompts import Prompts
+from testkit import free_port
+from testkit.loopback_botapi import TOKEN, LoopbackBotAPI, Updates, visible_text
 from tests.chat_models import RecordedChatModel
-from tests.integration.helpers import free_port, regula, start_chroma, stop_process
-from tests.loopback_botapi import TOKEN, LoopbackBotAPI, Updates, visible_text
+from tests.integration.helpers import regula, start_chroma, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 
