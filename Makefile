@@ -33,6 +33,7 @@ $(VENV)/.llm-test-deps: $(BIN)/regula
 
 test: $(BIN)/regula $(VENV)/.llm-test-deps
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/pytest -q
 

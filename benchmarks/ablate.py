@@ -26,20 +26,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an install
 
-from retrieval.assistant import Assistant  # noqa: E402
-from retrieval.config import load_settings  # noqa: E402
-from retrieval.evaluation import (  # noqa: E402
+from retrieval.assistant import Assistant
+from retrieval.config import load_settings
+from retrieval.evaluation import (
     RECALL_AT,
     evaluate,
     load_ids,
     load_qa,
     stage_timings,
 )
+from testkit import ROOT, SHARED
 
-SHARED = ROOT.parent / "shared"
 CACHE = ROOT / "benchmarks" / ".cache" / "ablate"
 EU_CORPUS = CACHE / "eu-corpus"
 MODES = ("dense", "latent", "lexical", "hybrid")

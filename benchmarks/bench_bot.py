@@ -21,13 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an install
 
-from bot.telegram_bot.app import build_application  # noqa: E402
-from retrieval.assistant import Assistant  # noqa: E402
-from retrieval.config import Settings  # noqa: E402
-from tests.loopback_botapi import TOKEN, LoopbackBotAPI, Updates  # noqa: E402
+from bot.telegram_bot.app import build_application
+from retrieval.assistant import Assistant
+from retrieval.config import Settings
+from testkit import SAMPLE
+from testkit.loopback_botapi import TOKEN, LoopbackBotAPI, Updates
 
 QUESTIONS = (
     "How must an oral petition be recorded?",
@@ -43,7 +43,7 @@ def _index(work: Path) -> Path:
     corpus = work / "corpus"
     corpus.mkdir()
     for name in SAMPLES:
-        shutil.copy(ROOT / "corpus" / "sample" / name, corpus / name)
+        shutil.copy(SAMPLE / name, corpus / name)
     data_dir = work / "index"
     assistant = Assistant.from_settings(
         Settings.model_validate({"storage": {"data_dir": str(data_dir)}})

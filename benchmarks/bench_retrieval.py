@@ -36,25 +36,24 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an install
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
-import synthetic  # noqa: E402
+import numpy as np
+import synthetic
 
-from retrieval.assistant import Assistant  # noqa: E402
-from retrieval.config import Settings, load_settings  # noqa: E402
-from retrieval.embedding.encoders import LATENT_TOP_K, E5Embeddings  # noqa: E402
-from retrieval.ingest.chunking import chunk_text  # noqa: E402
-from retrieval.ingest.loaders import load_bytes  # noqa: E402
-from retrieval.ingest.pipeline import discover  # noqa: E402
-from retrieval.language import detect_language  # noqa: E402
-from retrieval.models import Document  # noqa: E402
-from retrieval.prompts import default_prompts  # noqa: E402
-from retrieval.store.index import VectorStore  # noqa: E402
-from retrieval.store.latent import decode_latent, encode_latent  # noqa: E402
-from retrieval.store.lexical import LexicalDocument, LexicalIndex  # noqa: E402
+from retrieval.assistant import Assistant
+from retrieval.embedding.encoders import LATENT_TOP_K, E5Embeddings
+from retrieval.ingest.chunking import chunk_text
+from retrieval.ingest.loaders import load_bytes
+from retrieval.ingest.pipeline import discover
+from retrieval.language import detect_language
+from retrieval.models import Document
+from retrieval.store.index import VectorStore
+from retrieval.store.latent import decode_latent, encode_latent
+from retrieval.store.lexical import LexicalDocument, LexicalIndex
+from testkit import ROOT, SAMPLE
+from testkit.corpus import settings_for
 
 CACHE = ROOT / "benchmarks" / ".cache"
 SEED = 7
@@ -76,22 +75,10 @@ def dir_size_mb(path: Path) -> float:
     return total / 1024 / 1024
 
 
-def settings_for(data_dir: Path, **retrieval: Any) -> Settings:
-    settings = load_settings(ROOT / "config.yaml", env={}, data_dir=data_dir)
-    if retrieval:
-        merged = settings.model_dump()
-        merged["retrieval"].update(retrieval)
-        settings = Settings.model_validate(merged)
-    return settings
-
-
 def open_assistant(data_dir: Path, embeddings: E5Embeddings, **retrieval: Any) -> Assistant:
-    settings = settings_for(data_dir, **retrieval)
-    store = VectorStore(settings, embeddings)
-    lexical = LexicalIndex(
-        data_dir / "lexical.sqlite3", settings.retrieval.latent_postings_per_term
-    )
-    return Assistant(settings, embeddings, store, lexical, default_prompts())
+    """The configured Assistant over ``data_dir``, sharing one loaded model across indexes."""
+    settings = settings_for(data_dir, retrieval=retrieval)
+    return Assistant.from_settings(settings, embeddings=embeddings)
 
 
 def shared_embeddings() -> E5Embeddings:
@@ -119,7 +106,7 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 # -- ingest throughput on corpus/sample -------------------------------------------------------
 def cmd_ingest_sample(args: argparse.Namespace) -> None:
-    corpus = ROOT / "corpus" / "sample"
+    corpus = SAMPLE
     work = CACHE / "ingest-sample"
     shutil.rmtree(work, ignore_errors=True)
     settings = settings_for(work)
@@ -151,9 +138,7 @@ def cmd_ingest_sample(args: argparse.Namespace) -> None:
         model.sparse(texts[i : i + batch], top_k=LATENT_TOP_K, fmt="indices")
     latent_s = time.perf_counter() - started
 
-    store = VectorStore(settings, embeddings)
-    lexical = LexicalIndex(work / "lexical.sqlite3")
-    assistant = Assistant(settings, embeddings, store, lexical, default_prompts())
+    assistant = Assistant.from_settings(settings, embeddings=embeddings)
     started = time.perf_counter()
     report = assistant.ingest([corpus], progress=False)
     ingest_s = time.perf_counter() - started

@@ -22,7 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the checkout, not an install
+
+from testkit import ROOT
+
 HERE = ROOT / "benchmarks"
 COMPONENTS = ("embed", "dense", "lexical", "latent", "fusion", "answer")
 

@@ -68,10 +68,18 @@ class Assistant:
         )
 
     @classmethod
-    def from_settings(cls, settings: Settings, prompts: Prompts | None = None) -> Assistant:
+    def from_settings(
+        cls,
+        settings: Settings,
+        prompts: Prompts | None = None,
+        embeddings: DenseEmbeddings | None = None,
+    ) -> Assistant:
+        """``embeddings`` reuses a loaded model (benchmarks open several indexes with one)."""
         data_dir = settings.storage.data_dir
         data_dir.mkdir(parents=True, exist_ok=True)
-        embeddings = build_embeddings(settings.embeddings, data_dir / "embedding_cache.sqlite3")
+        if embeddings is None:
+            cache = data_dir / "embedding_cache.sqlite3"
+            embeddings = build_embeddings(settings.embeddings, cache)
         store = VectorStore(settings, embeddings)
         lexical = LexicalIndex(
             data_dir / "lexical.sqlite3", settings.retrieval.latent_postings_per_term

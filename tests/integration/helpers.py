@@ -1,11 +1,13 @@
-"""Helpers for the core's integration tests: the CLI as a subprocess, settings, small corpora."""
+"""Helpers for the integration tests: the CLI as a subprocess, servers started and stopped.
+
+What the benchmarks need too (paths, ports, settings, sample indexes) is in ``testkit``.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -17,13 +19,8 @@ from typing import Any
 
 import pytest
 
-from retrieval.assistant import Assistant
-from retrieval.config import Settings, load_settings
+from testkit import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "corpus" / "sample"
-CONFIG = ROOT / "config.yaml"
-SAMPLE_FILES = sorted(p.name for p in SAMPLE.glob("*.md"))
 CLI_TIMEOUT = 540
 HEARTBEAT_WITHIN = 60.0
 
@@ -80,24 +77,6 @@ def json_lines(stdout: str) -> list[Any]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
-def settings_for(data_dir: Path, **sections: dict[str, Any]) -> Settings:
-    """The repository's config.yaml (what the CLI uses), pointed at ``data_dir``.
-
-    ``sections`` override single keys, e.g. ``answer={"mode": "llm"}``.
-    """
-    settings = load_settings(CONFIG, env={}, data_dir=data_dir)
-    if sections:
-        merged = settings.model_dump()
-        for name, values in sections.items():
-            merged[name].update(values)
-        settings = Settings.model_validate(merged)
-    return settings
-
-
-def open_assistant(data_dir: Path) -> Assistant:
-    return Assistant.from_settings(settings_for(data_dir))
-
-
 @dataclass(frozen=True)
 class IngestedCorpus:
     data_dir: Path
@@ -105,43 +84,8 @@ class IngestedCorpus:
     process: subprocess.CompletedProcess[str]
 
 
-def write_files(folder: Path, files: dict[str, str | bytes]) -> list[Path]:
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, content in files.items():
-        path = folder / name
-        if isinstance(content, bytes):
-            path.write_bytes(content)
-        else:
-            path.write_text(content, encoding="utf-8")
-        paths.append(path)
-    return paths
-
-
 def texts_of(passages: Sequence[Any]) -> str:
     return "\n".join(p.text for p in passages)
-
-
-def free_port() -> int:
-    """A loopback TCP port nobody listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def ingest_sample_files(root: Path, names: Sequence[str]) -> Path:
-    """Copy sample-corpus files under ``root/corpus``, index them in ``root/data``; the data dir."""
-    corpus = root / "corpus"
-    corpus.mkdir()
-    for name in names:
-        shutil.copy(SAMPLE / name, corpus / name)
-    assistant = Assistant.from_settings(settings_for(root / "data"))
-    try:
-        report = assistant.ingest([corpus], progress=False)
-    finally:
-        assistant.close()
-    assert report.added == len(names), report.failed
-    return root / "data"
 
 
 # -- a real Chroma server (``chroma run``), for server mode ---------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,14 +18,8 @@ from retrieval.answer.citations import check_markers
 from retrieval.answer.refusal import DEFAULT_THRESHOLD
 from retrieval.config import load_settings
 from retrieval.prompts import Prompts
-from tests.integration.helpers import (
-    CONFIG,
-    ROOT,
-    SAMPLE_FILES,
-    IngestedCorpus,
-    json_lines,
-    regula,
-)
+from testkit import CONFIG, ROOT, SAMPLE_FILES, free_port
+from tests.integration.helpers import IngestedCorpus, json_lines, regula
 
 # README, "JSON answer".
 ANSWER_KEYS = {
@@ -256,9 +249,7 @@ def test_eval_in_llm_mode_prints_the_verification_totals(
     qa = tmp_path / "qa.jsonl"
     lines = (ROOT / "eval" / "sample_qa.jsonl").read_text(encoding="utf-8").splitlines()
     qa.write_text("\n".join(lines[:2]) + "\n", encoding="utf-8")
-    with socket.socket() as s:  # a port nothing listens on: the model is down
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()  # nothing listens there: the model is down
     env = {"REGULA_ANSWER__MODE": "llm", "REGULA_LLM__BASE_URL": f"http://127.0.0.1:{port}/v1"}
 
     text = regula("eval", qa, "--details", "--data-dir", sample_index.data_dir, env=env)

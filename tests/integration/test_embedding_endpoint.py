@@ -28,16 +28,9 @@ from retrieval.assistant import Assistant
 from retrieval.embedding.encoders import E5Embeddings, EmbeddingModel
 from retrieval.errors import EmbeddingMismatchError
 from retrieval.store.index import MODEL_RECORD
-from tests.integration.helpers import (
-    SAMPLE,
-    cli_env,
-    free_port,
-    json_lines,
-    regula,
-    settings_for,
-    stop_process,
-    write_files,
-)
+from testkit import SAMPLE, free_port
+from testkit.corpus import settings_for, write_files
+from tests.integration.helpers import cli_env, json_lines, regula, stop_process
 
 PETITIONS = "ig-2024-07.en.md"
 QUESTION = "Within how many days must the petitioner complete a submission?"

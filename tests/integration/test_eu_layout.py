@@ -16,7 +16,7 @@ from retrieval.answer.citations import locator_for, split_sentences
 from retrieval.ingest.chunking import chunk_text
 from retrieval.ingest.loaders import load_document
 from retrieval.models import Chunk
-from tests.integration.helpers import ROOT
+from testkit import ROOT
 
 pytestmark = pytest.mark.slow
 

@@ -20,11 +20,11 @@ import pytest
 from retrieval.answer.citations import check_markers, verify_quote
 from retrieval.assistant import Assistant
 from retrieval.evaluation import Outcome, evaluate, load_qa
-from tests.integration.helpers import ROOT, open_assistant
+from testkit import ROOT, SHARED
+from testkit.corpus import open_assistant
 
 pytestmark = pytest.mark.slow
 
-SHARED = Path(__file__).resolve().parents[3] / "shared"
 SEEDS_CORPUS = SHARED / "corpus" / "seeds"
 SEEDS_QA = SHARED / "eval" / "seeds_qa.jsonl"
 SAMPLE_QA = ROOT / "eval" / "sample_qa.jsonl"

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.helpers import ROOT, SAMPLE, cli_env, json_lines, regula, write_files
+from testkit import ROOT, SAMPLE
+from testkit.corpus import write_files
+from tests.integration.helpers import cli_env, json_lines, regula
 
 VEHICLES = """---
 title: "Directive on the Use of Official Vehicles"

@@ -21,14 +21,9 @@ from retrieval.answer.citations import verify_quote
 from retrieval.assistant import Assistant
 from retrieval.errors import IndexLockedError
 from retrieval.store.index import VectorStore
+from testkit.corpus import open_assistant, write_files
 from tests.fixtures_files import make_binary_named, make_corrupt_pdf, write_text
-from tests.integration.helpers import (
-    IngestedCorpus,
-    open_assistant,
-    regula,
-    texts_of,
-    write_files,
-)
+from tests.integration.helpers import IngestedCorpus, regula, texts_of
 
 VEHICLES = """---
 title: "Circular on Official Vehicles"

@@ -28,14 +28,10 @@ from retrieval.answer.citations import markers, verify_quote
 from retrieval.assistant import Assistant
 from retrieval.models import Citation, Passage
 from retrieval.prompts import Prompts
-from tests.integration.helpers import (
-    cli_env,
-    free_port,
-    ingest_sample_files,
-    settings_for,
-    stop_process,
-)
-from tests.loopback_botapi import TOKEN, LoopbackBotAPI, Updates, visible_text
+from testkit import free_port
+from testkit.corpus import ingest_sample_files, settings_for
+from testkit.loopback_botapi import TOKEN, LoopbackBotAPI, Updates, visible_text
+from tests.integration.helpers import cli_env, stop_process
 
 pytest.importorskip(
     "llama_cpp.server",

@@ -35,7 +35,8 @@ from retrieval.assistant import Assistant
 from retrieval.config import LLMSettings, load_settings
 from retrieval.models import Passage
 from retrieval.prompts import Prompts
-from tests.integration.helpers import CONFIG, ingest_sample_files
+from testkit import CONFIG
+from testkit.corpus import ingest_sample_files
 
 FILES = ["ig-2024-07.en.md", "nic-2023-12.en.md"]
 QUESTION = "Within how many days must the petitioner complete a submission?"

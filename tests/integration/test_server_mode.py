@@ -25,16 +25,9 @@ from pathlib import Path
 import pytest
 
 from retrieval.assistant import Assistant
-from tests.integration.helpers import (
-    SAMPLE,
-    free_port,
-    json_lines,
-    regula,
-    settings_for,
-    start_chroma,
-    stop_process,
-    write_files,
-)
+from testkit import SAMPLE, free_port
+from testkit.corpus import settings_for, write_files
+from tests.integration.helpers import json_lines, regula, start_chroma, stop_process
 
 FILES = ("ig-2024-07.en.md", "ig-2024-07.fr.md")
 LATER_FILE = "nic-2023-12.en.md"

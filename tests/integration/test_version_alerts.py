@@ -20,9 +20,10 @@ import pytest
 from bot.telegram_bot.app import build_application
 from retrieval.assistant import Assistant
 from retrieval.config import Settings
+from testkit.corpus import write_files
+from testkit.loopback_botapi import TOKEN, LoopbackBotAPI, Updates, visible_text
 from tests.integration import versions_corpus as vc
-from tests.integration.helpers import regula, write_files
-from tests.loopback_botapi import TOKEN, LoopbackBotAPI, Updates, visible_text
+from tests.integration.helpers import regula
 
 pytestmark = pytest.mark.timeout(600)
 

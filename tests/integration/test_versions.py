@@ -16,8 +16,9 @@ import pytest
 
 from retrieval.assistant import Assistant
 from retrieval.search.fusion import SearchFilters
+from testkit.corpus import open_assistant, write_files
 from tests.integration import versions_corpus as vc
-from tests.integration.helpers import open_assistant, regula, write_files
+from tests.integration.helpers import regula
 
 pytestmark = pytest.mark.timeout(600)
 

@@ -17,7 +17,7 @@ from bot.telegram_bot.access import GROUP_ANONYMOUS_BOT, AccessPolicy, addressed
 from bot.telegram_bot.app import build_application
 from retrieval.config import AccessSettings, Settings
 from retrieval.prompts import Prompts
-from tests.loopback_botapi import BOT_USER, TOKEN, LoopbackBotAPI, Updates
+from testkit.loopback_botapi import BOT_USER, TOKEN, LoopbackBotAPI, Updates
 
 ALLOWED, ADMIN, STRANGER = 11, 12, 99
 GROUP, OTHER_GROUP = -1001, -1002

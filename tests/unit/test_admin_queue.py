@@ -17,7 +17,7 @@ from bot.telegram_bot.app import build_application
 from retrieval.config import Settings
 from retrieval.models import IngestReport
 from retrieval.prompts import Prompts
-from tests.loopback_botapi import TOKEN, LoopbackBotAPI, Updates
+from testkit.loopback_botapi import TOKEN, LoopbackBotAPI, Updates
 
 ADMIN = 12
 PROMPTS = Prompts()

@@ -4,7 +4,6 @@ size bounds. Pure functions over strings; the sample corpus is read with the rea
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 
@@ -17,9 +16,7 @@ from retrieval.ingest.chunking import (
 )
 from retrieval.ingest.loaders import load_document
 from retrieval.models import Chunk
-
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "corpus" / "sample"
+from testkit import SAMPLE
 
 PARAGRAPH = (
     "The authority shall examine the request with due care and record every step taken "

@@ -9,8 +9,7 @@ import pytest
 
 from retrieval.config import Settings, load_settings
 from retrieval.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parents[2]
+from testkit import ROOT
 
 
 def write_config(tmp_path: Path, body: str, name: str = "config.yaml") -> Path:

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
 from retrieval.config import ENV_PREFIX, load_settings
+from testkit import ROOT
 
-DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
+DEPLOY = ROOT / "deploy"
 SECRETS = {"TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET", "REGULA_CHROMA_TOKEN",
            "REGULA_LLM_API_KEY", "REGULA_EMBEDDINGS_API_KEY"}  # fmt: skip
 

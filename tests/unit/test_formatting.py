@@ -7,7 +7,6 @@ check the end-to-end tests rely on.
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -27,7 +26,8 @@ from bot.telegram_bot.telegram_html import (
 )
 from retrieval.models import Answer, Citation, Document, NearestDocument, Passage
 from retrieval.prompts import Prompts
-from tests.loopback_botapi import ApiError, visible_text
+from testkit import ROOT
+from testkit.loopback_botapi import ApiError, visible_text
 
 
 @pytest.fixture(scope="module")
@@ -228,7 +228,7 @@ def test_clip_collapses_whitespace() -> None:
 
 
 def test_every_bot_string_is_translated_with_the_same_fields(prompts: Prompts) -> None:
-    root = Path(__file__).resolve().parents[2] / "prompts"
+    root = ROOT / "prompts"
     english = yaml.safe_load((root / "en" / "bot.yaml").read_text(encoding="utf-8"))
     for language in ("fr", "es", "de", "pl", "id", "ar", "vi", "pt", "ru"):
         table = yaml.safe_load((root / language / "bot.yaml").read_text(encoding="utf-8"))

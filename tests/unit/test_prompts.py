@@ -11,8 +11,9 @@ import yaml
 
 from retrieval.errors import ConfigError
 from retrieval.prompts import DEFAULT_PROMPTS_DIR, FALLBACK_LANGUAGE, Prompts
+from testkit import ROOT
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+PROMPTS_DIR = ROOT / "prompts"
 LANGUAGES = sorted(p.name for p in PROMPTS_DIR.iterdir() if p.is_dir())
 FILES = sorted(PROMPTS_DIR.glob("*/*.yaml"))
 

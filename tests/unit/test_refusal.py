@@ -19,7 +19,7 @@ from retrieval.answer.refusal import (
 from retrieval.config import AnswerSettings
 from retrieval.models import Answer, Citation, NearestDocument, Passage
 from retrieval.prompts import Prompts
-from tests.loopback_botapi import visible_text
+from testkit.loopback_botapi import visible_text
 
 PROMPTS = Prompts()
 

@@ -1,0 +1,132 @@
+"""Who may use the bot, and what its admins can do: strangers are denied on every update type;
+uploads, /forget, /docs, /stats, /reindex, /help and /lang."""
+
+from __future__ import annotations
+
+import pytest
+
+from retrieval.assistant import Assistant
+from testkit import SAMPLE_FILES
+from tests.integration.bot_harness import (
+    ADMIN,
+    ALICE,
+    CORPUS_WORDS,
+    GROUP,
+    ORAL,
+    PROMPTS,
+    STRANGER,
+    TITLE_EN,
+    VEHICLES,
+    Harness,
+    Spy,
+    buttons,
+    settle,
+    u,
+    visible,
+)
+
+pytestmark = pytest.mark.timeout(900)
+
+
+# -- access -------------------------------------------------------------------------------------
+
+
+async def test_stranger_is_denied_on_every_update_type_and_learns_nothing(
+    bot: Harness, assistant: Assistant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    [answer] = await bot.say(ALICE, ORAL)  # a real answer whose buttons the stranger replays
+    spy = Spy(monkeypatch, assistant)
+    stranger, chat = bot.chat(STRANGER)
+    api = bot.api
+    mark = len(api.calls)
+    denied = PROMPTS.get("bot_denied", "en")
+    replies = await bot.send(u.message(stranger, chat, ORAL), STRANGER)
+    assert [visible(m) for m in replies] == [denied]
+    api.push_update(u.message(stranger, chat, "/docs"))
+    api.push_update(u.message(stranger, chat, ORAL + "!", edited=True))
+    forged = {**bot.sent_message(ALICE), "chat": chat}
+    for data in buttons(answer).values():
+        api.push_update(u.callback(stranger, forged, data))
+    api.push_update(u.inline(stranger, "oral petition"))
+    file = api.add_file("stranger-file", VEHICLES, "vehicles.md")
+    api.push_update(u.document(stranger, chat, file, "vehicles.md"))
+    group = api.add_chat(u.group_chat(GROUP))
+    anonymous = u.message(u.user(1087968824), group, "/ask@regula_test_bot " + ORAL,
+                          sender_chat=group)  # fmt: skip
+    api.push_update(anonymous)
+    await api.wait_for(lambda: len(api.calls_of("answerCallbackQuery")) == len(buttons(answer)))
+    await api.wait_for(lambda: api.calls_of("answerInlineQuery") and api.sent_to(GROUP))
+    await settle()
+    assert [visible(m) for m in api.sent_to(STRANGER)] == [denied]  # once, then silence
+    assert [visible(m) for m in api.sent_to(GROUP)] == [denied]  # the anonymous admin
+    assert all(c.params["text"] == denied for c in api.calls_of("answerCallbackQuery"))
+    assert [c.params["results"] for c in api.calls_of("answerInlineQuery")] == [[]]
+    assert api.calls_of("getFile") == []
+    assert api.calls_of("editMessageReplyMarkup") == []
+    assert spy.calls == []  # nothing reached the assistant
+    for call in api.calls[mark:]:
+        if call.method in ("sendMessage", "answerCallbackQuery"):
+            assert not any(w in call.params.get("text", "") for w in CORPUS_WORDS)
+    assert [r["user_id"] for r in bot.audit.rows()] == [ALICE]
+
+
+# -- administration -----------------------------------------------------------------------------
+
+
+async def test_admin_uploads_a_document_then_it_answers_from_it(
+    bot: Harness, assistant: Assistant
+) -> None:
+    api = bot.api
+    admin, admin_chat = bot.chat(ADMIN)
+    alice, alice_chat = bot.chat(ALICE)
+    file = api.add_file("vehicles", VEHICLES, "vehicles.md")
+    refused = await bot.send(u.document(alice, alice_chat, file, "vehicles.md"), ALICE)
+    assert visible(refused[0]) == PROMPTS.get("bot_admin_only", "en")
+    huge = {"file_id": "huge", "file_unique_id": "uhuge", "file_size": 50 * 1024 * 1024}
+    [too_large] = await bot.send(u.document(admin, admin_chat, huge, "big.pdf"), ADMIN)
+    assert "50.0 MB" in visible(too_large)
+    [bad_type] = await bot.send(u.document(admin, admin_chat, file, "tool.exe"), ADMIN)
+    assert ".pdf" in visible(bad_type)
+    assert api.calls_of("getFile") == []  # all three refused before any download
+
+    started, done = await bot.send(u.document(admin, admin_chat, file, "vehicles.md"), ADMIN, 2)
+    assert visible(started) == PROMPTS.get("bot_upload_started", "en", filename="vehicles.md")
+    assert visible(done).startswith("Indexed vehicles.md: 1 added")
+    [reply] = await bot.say(
+        ALICE, "By what time must official vehicles be returned to the motor pool?"
+    )
+    assert "19:00" in visible(reply)
+    assert "[1] Directive on the Use of Official Vehicles" in visible(reply)
+
+    doc_id = next(d.doc_id for d in assistant.documents() if "Vehicles" in d.title)
+    [forgotten] = await bot.say(ADMIN, f"/forget {doc_id}")
+    assert visible(forgotten) == PROMPTS.get("bot_forget_done", "en", doc_id=doc_id)
+    [docs] = await bot.say(ADMIN, "/docs")
+    assert "Vehicles" not in visible(docs)
+    assert TITLE_EN in visible(docs)
+
+
+async def test_commands_help_language_docs_stats_and_reindex(bot: Harness) -> None:
+    [start] = await bot.say(ALICE, "/start")
+    assert visible(start) == PROMPTS.get("bot_welcome", "en", name=f"User{ALICE}")
+    [help_user] = await bot.say(ALICE, "/help")
+    [help_admin] = await bot.say(ADMIN, "/help")
+    assert "/reindex" not in visible(help_user)
+    assert "/reindex" in visible(help_admin)
+    [lang] = await bot.say(ALICE, "/lang fr")
+    assert visible(lang) == PROMPTS.get("bot_lang_set", "fr", language="français")
+    [help_fr] = await bot.say(ALICE, "/help")
+    assert visible(help_fr).startswith("Posez votre question")
+    [unknown] = await bot.say(ALICE, "/lang xx")
+    assert "xx" in visible(unknown)
+    [docs] = await bot.say(ALICE, "/docs")
+    assert visible(docs).count("•") == len(SAMPLE_FILES)
+    [denied] = await bot.say(ALICE, "/stats")
+    assert visible(denied) == PROMPTS.get("bot_admin_only", "fr")
+    [stats] = await bot.say(ADMIN, "/stats")
+    assert f"documents: {len(SAMPLE_FILES)}" in visible(stats)
+    started, done = await bot.say(ADMIN, "/reindex", expect=2)
+    assert visible(started) == PROMPTS.get("bot_reindex_started", "en")
+    assert f"{len(SAMPLE_FILES)} unchanged" in visible(done)
+    commands = bot.api.calls_of("setMyCommands")
+    assert len(commands) == 1 + len(PROMPTS.languages)
