@@ -28,9 +28,9 @@ from docx.table import Table
 
 from retrieval.errors import LoaderError
 from retrieval.hygiene import normalize_language
+from retrieval.ingest.file_types import KIND_BY_SUFFIX
 from retrieval.models import LoadedDocument
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 DEFAULT_MAX_BYTES = 25 * 1024 * 1024
 
 _MB = 1024 * 1024
@@ -135,8 +135,8 @@ def _load(data: bytes, label: str, filename: str, max_bytes: int, size: int) -> 
 
 
 def _sniff(data: bytes, label: str, filename: str) -> tuple[str, tuple[str, str | None] | None]:
-    suffix = PurePath(filename).suffix.lower()
-    if data.startswith(b"%PDF-") or (suffix == ".pdf" and b"%PDF-" in data[:1024]):
+    named = KIND_BY_SUFFIX.get(PurePath(filename).suffix.lower())
+    if data.startswith(b"%PDF-") or (named == "pdf" and b"%PDF-" in data[:1024]):
         return "pdf", None
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
         if any(member.filename == "word/document.xml" for member in _zip_members(data, label)):
@@ -144,16 +144,14 @@ def _sniff(data: bytes, label: str, filename: str) -> tuple[str, tuple[str, str 
         raise LoaderError(label, "a zip archive but not a Word .docx (no word/document.xml)")
     if data.startswith(_OLE_MAGIC):
         raise LoaderError(label, "old binary Office format (.doc) is not supported; save as .docx")
-    if suffix == ".pdf":
+    if named == "pdf":
         raise LoaderError(label, "not a PDF (the file does not start with %PDF-)")
-    if suffix == ".docx":
+    if named == "docx":
         raise LoaderError(label, "not a Word .docx (the file is not a zip archive)")
     text, encoding = _decode(data, label)
     text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
-    if suffix in (".html", ".htm"):
-        kind = "html"
-    elif suffix in (".md", ".markdown"):
-        kind = "markdown"
+    if named in ("html", "markdown"):
+        kind = named
     elif text.lstrip()[:15].lower().startswith(("<!doctype html", "<html")):
         kind = "html"
     else:

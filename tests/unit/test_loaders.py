@@ -12,7 +12,8 @@ import pytest
 
 from retrieval.errors import LoaderError
 from retrieval.ingest import loaders
-from retrieval.ingest.loaders import SUPPORTED_SUFFIXES, load_bytes, load_document, sniff_kind
+from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
+from retrieval.ingest.loaders import load_bytes, load_document, sniff_kind
 from tests.fixtures_files import (
     UNICODE_FONT,
     make_binary_named,
