@@ -4,7 +4,7 @@
 environment overrides and validates the result; callers import from here.
 """
 
-from retrieval.config.loading import ENV_PREFIX, load_settings
+from retrieval.config.loading import ENV_PREFIX, RETIRED_KEYS, load_settings
 from retrieval.config.schema import (
     AccessSettings,
     AnswerSettings,
@@ -25,6 +25,7 @@ from retrieval.config.schema import (
 
 __all__ = [
     "ENV_PREFIX",
+    "RETIRED_KEYS",
     "AccessSettings",
     "AnswerSettings",
     "AuditSettings",

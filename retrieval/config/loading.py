@@ -2,7 +2,7 @@
 validated against the schema, with errors that name the dotted key.
 
 A bad file fails fast, before anything starts: a missing file, YAML that does not parse, an
-unknown key, a value out of range.
+unknown key (a retired key says what replaced it), a value out of range.
 """
 
 from __future__ import annotations
@@ -20,6 +20,11 @@ from retrieval.config.schema import Settings
 from retrieval.errors import ConfigError
 
 ENV_PREFIX = "REGULA_"
+# Keys that once existed, with what to set instead: a config that still sets one is told so.
+RETIRED_KEYS = {
+    "telegram.max_upload_mb": "no longer exists: the one upload size limit is "
+    "ingest.max_file_mb (uploads to the bot are also bound by the Bot API's download cap)",
+}
 
 
 def load_settings(
@@ -90,5 +95,6 @@ def _describe(error: ValidationError, origin: str) -> str:
     lines = [f"invalid configuration ({origin}):"]
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"])
-        lines.append(f"  {key}: {item['msg']}")
+        retired = RETIRED_KEYS.get(key) if item["type"] == "extra_forbidden" else None
+        lines.append(f"  {key}: {retired or item['msg']}")
     return "\n".join(lines)

@@ -27,7 +27,13 @@ class StorageSettings(Section):
 
 
 class IngestSettings(Section):
-    max_file_mb: float = Field(25.0, gt=0, description="Files larger than this are rejected.")
+    max_file_mb: float = Field(
+        25.0,
+        gt=0,
+        description="Files larger than this are rejected, however they arrive (a path given to "
+        "'regula ingest', an upload to the bot; uploads are also bound by the Bot API's own "
+        "download cap).",
+    )
     chunk_max_chars: int = Field(
         900, ge=200, le=4000, description="Soft upper bound on a chunk's length in characters."
     )
@@ -253,7 +259,6 @@ class TelegramSettings(Section):
     webhook_url: str = Field("", description="Public URL Telegram posts updates to.")
     webhook_listen: str = Field("0.0.0.0", description="Address the webhook server binds.")  # noqa: S104
     webhook_port: int = Field(8443, ge=1, le=65535, description="Port the webhook server binds.")
-    max_upload_mb: float = Field(20.0, gt=0, description="Largest document an admin may send.")
     rate_limit_per_minute: int = Field(
         12, ge=1, description="Questions one user may ask per minute."
     )

@@ -9,12 +9,12 @@ Kept free of the readers' imports so the config schema can use it cheaply.
 from __future__ import annotations
 
 KIND_BY_SUFFIX = {
+    ".pdf": "pdf",
+    ".docx": "docx",
     ".txt": "text",
     ".md": "markdown",
     ".markdown": "markdown",
     ".html": "html",
     ".htm": "html",
-    ".pdf": "pdf",
-    ".docx": "docx",
 }
 SUPPORTED_SUFFIXES = tuple(KIND_BY_SUFFIX)
