@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.ingest.chunking import (
-    chunk_text,
+from retrieval.ingest.chunking import chunk_text
+from retrieval.ingest.layout import (
     paragraph_of,
     parse_articles,
     split_inline_numbered,
