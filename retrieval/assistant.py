@@ -24,7 +24,7 @@ from retrieval.answer.refusal import Calibration, Thresholds, thresholds_for
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings, build_embeddings
 from retrieval.followup import FollowUpRule
-from retrieval.ingest.loaders import SIDECAR_SUFFIX
+from retrieval.ingest.front_matter import SIDECAR_SUFFIX
 from retrieval.ingest.pipeline import Ingestor, SourceFile
 from retrieval.language import detect_language
 from retrieval.models import Answer, Document, IngestReport, NearestDocument, Passage

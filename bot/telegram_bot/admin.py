@@ -15,6 +15,7 @@ from bot.telegram_bot.audit import AuditLog
 from bot.telegram_bot.replies import Context, dep, prompt_text, reply, say, user_language
 from bot.telegram_bot.sending import typing
 from retrieval.config import Settings
+from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
 from retrieval.prompts import Prompts
 from retrieval.versions import caption_metadata
 
@@ -22,7 +23,8 @@ if TYPE_CHECKING:
     from retrieval.assistant import Assistant
 
 T = TypeVar("T")
-UPLOAD_SUFFIXES = (".pdf", ".docx", ".txt", ".md", ".markdown", ".html", ".htm")
+# The Bot API's getFile serves files of at most 20 MB to bots: a fact of Telegram, not a setting.
+TELEGRAM_DOWNLOAD_CAP_MB = 20.0
 
 
 async def _is_admin(update: Update, context: Context) -> bool:
@@ -87,6 +89,14 @@ async def forget(update: Update, context: Context) -> None:
     )
 
 
+def upload_limit(settings: Settings) -> tuple[float, str]:
+    """The largest upload in MB, and the message key that says whose limit it is: the
+    configured ``ingest.max_file_mb``, or Telegram's download cap when that is lower."""
+    if settings.ingest.max_file_mb <= TELEGRAM_DOWNLOAD_CAP_MB:
+        return settings.ingest.max_file_mb, "bot_upload_too_large"
+    return TELEGRAM_DOWNLOAD_CAP_MB, "bot_upload_too_large_for_telegram"
+
+
 async def upload(update: Update, context: Context) -> None:
     """Admins send a document to index it; size and type are checked before downloading."""
     message = update.message
@@ -95,20 +105,15 @@ async def upload(update: Update, context: Context) -> None:
     document = message.document
     filename = Path(document.file_name or "upload").name
     suffix = Path(filename).suffix.lower()
-    if suffix not in UPLOAD_SUFFIXES:
-        await say(update, context, "bot_upload_bad_type", extensions=", ".join(UPLOAD_SUFFIXES))
+    if suffix not in SUPPORTED_SUFFIXES:
+        extensions = ", ".join(SUPPORTED_SUFFIXES)
+        await say(update, context, "bot_upload_bad_type", extensions=extensions)
         return
-    settings: Settings = dep(context, "settings")
-    limit = settings.telegram.max_upload_mb * 1024 * 1024
+    limit_mb, too_large = upload_limit(dep(context, "settings"))
     size = document.file_size or 0
-    if size > limit:
-        await say(
-            update,
-            context,
-            "bot_upload_too_large",
-            size_mb=f"{size / 1048576:.1f}",
-            limit_mb=f"{settings.telegram.max_upload_mb:g}",
-        )
+    if size > limit_mb * 1024 * 1024:
+        size_mb = f"{size / 1048576:.1f}"
+        await say(update, context, too_large, size_mb=size_mb, limit_mb=f"{limit_mb:g}")
         return
     await say(update, context, "bot_upload_started", filename=filename)
     telegram_file = await document.get_file()

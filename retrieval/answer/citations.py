@@ -13,7 +13,7 @@ import itertools
 import re
 from dataclasses import dataclass
 
-from retrieval.ingest.chunking import POINT_START_RE, paragraph_of
+from retrieval.ingest.layout import POINT_START_RE, paragraph_of
 
 _SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?؟。])[\"'”»)]?\s+")
 _MARKER_RE = re.compile(r"\[(\d+)\]")

@@ -27,7 +27,8 @@ from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.errors import LoaderError, RegulaError
 from retrieval.hygiene import normalize_language, safe_doc_id
 from retrieval.ingest.chunking import chunk_text
-from retrieval.ingest.loaders import load_bytes, sidecar_metadata
+from retrieval.ingest.front_matter import sidecar_metadata
+from retrieval.ingest.loaders import load_bytes
 from retrieval.ingest.translations import (
     GroupMap,
     PairScore,

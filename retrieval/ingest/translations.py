@@ -11,7 +11,9 @@ Two signals, both language-independent:
   only a few years.
 
 A declared link wins: documents with the same ``number`` in front-matter but different
-languages are one group. The score and its threshold are reported by ``regula stats``.
+languages are one group. Otherwise a pair is grouped when its score reaches
+``ingest.translation_threshold``; the scores themselves are not stored or shown (``regula stats``
+lists the resulting groups only).
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from retrieval.ingest.chunking import (
-    chunk_text,
+from retrieval.ingest.chunking import chunk_text
+from retrieval.ingest.layout import (
     paragraph_of,
     parse_articles,
     split_inline_numbered,

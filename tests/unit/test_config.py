@@ -9,6 +9,7 @@ import pytest
 
 from retrieval.config import Settings, load_settings
 from retrieval.errors import ConfigError
+from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
 from testkit import ROOT
 
 
@@ -63,6 +64,19 @@ def test_unknown_key_is_named_with_its_section(tmp_path: Path) -> None:
 
     assert "retrieval.kk" in message
     assert str(tmp_path / "config.yaml") in message
+
+
+def test_the_retired_upload_limit_points_to_the_one_that_replaced_it(tmp_path: Path) -> None:
+    from_file = config_error(write_config(tmp_path, "telegram:\n  max_upload_mb: 20\n"))
+    from_env = config_error(env={"REGULA_TELEGRAM__MAX_UPLOAD_MB": "20"})
+
+    for message in (from_file, from_env):
+        assert "telegram.max_upload_mb: no longer exists" in message
+        assert "ingest.max_file_mb" in message
+
+
+def test_ingest_extensions_default_to_every_type_the_loaders_read() -> None:
+    assert tuple(Settings().ingest.extensions) == SUPPORTED_SUFFIXES
 
 
 def test_unknown_section_is_named(tmp_path: Path) -> None:

@@ -11,8 +11,9 @@ import pypdf
 import pytest
 
 from retrieval.errors import LoaderError
-from retrieval.ingest import loaders
-from retrieval.ingest.loaders import SUPPORTED_SUFFIXES, load_bytes, load_document, sniff_kind
+from retrieval.ingest import readers
+from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
+from retrieval.ingest.loaders import load_bytes, load_document, sniff_kind
 from tests.fixtures_files import (
     UNICODE_FONT,
     make_binary_named,
@@ -237,7 +238,7 @@ def test_zip_with_too_much_uncompressed_data_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Building 200 MB is slow; the rule is the same with a 1 MB limit.
-    monkeypatch.setattr(loaders, "_ZIP_MAX_TOTAL", 1024 * 1024)
+    monkeypatch.setattr(readers, "_ZIP_MAX_TOTAL", 1024 * 1024)
     members = {"word/document.xml": b"<w:document/>", "word/a.bin": bytes(700_000)}
     path = make_zip(tmp_path / "big.docx", {**members, "word/b.bin": bytes(700_000)})
     with pytest.raises(LoaderError) as excinfo:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from retrieval import versions
-from retrieval.ingest.loaders import sidecar_metadata
+from retrieval.ingest.front_matter import sidecar_metadata
 from retrieval.models import Document
 from retrieval.search.fusion import SearchFilters
 from retrieval.store.lexical import LexicalIndex

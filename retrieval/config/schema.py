@@ -1,31 +1,19 @@
-"""One typed schema for ``config.yaml``, with ``REGULA_<SECTION>__<KEY>`` environment overrides.
+"""The typed schema of ``config.yaml``: one pydantic model per section, every field described.
 
-Every field carries a description (``regula config`` prints them). Unknown keys and bad values
-fail fast with the dotted key in the message. Secrets are not here: the bot token and API keys
-are read from the environment by the code that needs them.
+The descriptions are the reference for each key (the README's configuration table summarises
+them). Unknown keys are forbidden (``extra="forbid"``), so a typo fails instead of being ignored.
+Secrets are not here: the bot token and API keys are read from the environment by the code that
+needs them.
 """
 
 from __future__ import annotations
 
-import json
-import os
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from retrieval.errors import ConfigError
-
-ENV_PREFIX = "REGULA_"
+from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
 
 
 class Section(BaseModel):
@@ -39,7 +27,13 @@ class StorageSettings(Section):
 
 
 class IngestSettings(Section):
-    max_file_mb: float = Field(25.0, gt=0, description="Files larger than this are rejected.")
+    max_file_mb: float = Field(
+        25.0,
+        gt=0,
+        description="Files larger than this are rejected, however they arrive (a path given to "
+        "'regula ingest', an upload to the bot; uploads are also bound by the Bot API's own "
+        "download cap).",
+    )
     chunk_max_chars: int = Field(
         900, ge=200, le=4000, description="Soft upper bound on a chunk's length in characters."
     )
@@ -47,8 +41,9 @@ class IngestSettings(Section):
         120, ge=0, description="Shorter trailing pieces are merged into their neighbour."
     )
     extensions: list[str] = Field(
-        [".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx"],
-        description="File suffixes picked up when ingesting a directory.",
+        default_factory=lambda: list(SUPPORTED_SUFFIXES),
+        description="File suffixes picked up when ingesting a directory (default: every type "
+        "the loaders read).",
     )
     translation_threshold: float = Field(
         0.45,
@@ -264,7 +259,6 @@ class TelegramSettings(Section):
     webhook_url: str = Field("", description="Public URL Telegram posts updates to.")
     webhook_listen: str = Field("0.0.0.0", description="Address the webhook server binds.")  # noqa: S104
     webhook_port: int = Field(8443, ge=1, le=65535, description="Port the webhook server binds.")
-    max_upload_mb: float = Field(20.0, gt=0, description="Largest document an admin may send.")
     rate_limit_per_minute: int = Field(
         12, ge=1, description="Questions one user may ask per minute."
     )
@@ -375,70 +369,3 @@ class Settings(Section):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
-
-
-def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, Any]]:
-    """Turn ``REGULA_SECTION__KEY=value`` into nested dicts; lists and objects as JSON."""
-    overrides: dict[str, dict[str, Any]] = {}
-    for name, raw in env.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        section, _, key = name[len(ENV_PREFIX) :].lower().partition("__")
-        value: Any = raw
-        if raw.strip()[:1] in ("[", "{"):
-            try:
-                value = json.loads(raw)
-            except json.JSONDecodeError as e:
-                msg = f"{name}: not valid JSON ({e.msg})"
-                raise ConfigError(msg) from e
-        overrides.setdefault(section, {})[key] = value
-    return overrides
-
-
-def _describe(error: ValidationError, origin: str) -> str:
-    lines = [f"invalid configuration ({origin}):"]
-    for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"])
-        lines.append(f"  {key}: {item['msg']}")
-    return "\n".join(lines)
-
-
-def load_settings(
-    path: Path | None = None,
-    env: Mapping[str, str] | None = None,
-    data_dir: Path | None = None,
-) -> Settings:
-    """Read ``path`` (if given and present), apply env overrides, validate, resolve data_dir.
-
-    A relative ``storage.data_dir`` is taken relative to the config file's folder, so the
-    same config works whatever the current directory.
-    """
-    env = os.environ if env is None else env
-    raw: dict[str, Any] = {}
-    origin = "defaults"
-    if path is not None:
-        if not path.exists():
-            msg = f"config file not found: {path}"
-            raise ConfigError(msg)
-        try:
-            loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as e:
-            msg = f"{path}: not valid YAML: {e}"
-            raise ConfigError(msg) from e
-        if not isinstance(loaded, dict):
-            msg = f"{path}: expected a mapping of sections at the top level"
-            raise ConfigError(msg)
-        raw = loaded
-        origin = str(path)
-    for section, values in _env_overrides(env).items():
-        existing = raw.get(section)
-        raw[section] = {**(existing if isinstance(existing, dict) else {}), **values}
-    try:
-        settings = Settings.model_validate(raw)
-    except ValidationError as e:
-        raise ConfigError(_describe(e, f"{origin} + {ENV_PREFIX}* environment")) from e
-    if data_dir is not None:
-        settings.storage.data_dir = data_dir
-    elif not settings.storage.data_dir.is_absolute() and path is not None:
-        settings.storage.data_dir = path.resolve().parent / settings.storage.data_dir
-    return settings

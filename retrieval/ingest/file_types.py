@@ -1,0 +1,20 @@
+"""The file types the loaders read, by suffix: the one list of what can be ingested.
+
+``regula ingest`` picks these up in a directory (``ingest.extensions`` defaults to them) and the
+bot accepts them as uploads. The suffix only chooses between kinds the bytes cannot tell apart
+(plain text, Markdown, HTML); a PDF or a Word file is recognised by its bytes whatever its name.
+Kept free of the readers' imports so the config schema can use it cheaply.
+"""
+
+from __future__ import annotations
+
+KIND_BY_SUFFIX = {
+    ".pdf": "pdf",
+    ".docx": "docx",
+    ".txt": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".html": "html",
+    ".htm": "html",
+}
+SUPPORTED_SUFFIXES = tuple(KIND_BY_SUFFIX)

@@ -1,0 +1,294 @@
+"""One reader per file kind: text, Markdown, HTML, PDF and Word .docx to plain text + metadata.
+
+Each returns the text with its line structure (headings and paragraphs one per line, a blank
+line between blocks, so the chunker finds "Article 5", "1." or "(a)" at line starts) and the
+metadata the file itself declares (title, language, source). PDF text is re-flowed: running
+headers, footers and page numbers dropped, hard-wrapped lines joined. A .docx is checked for
+zip bombs before it is opened. Every failure is a LoaderError whose reason can be shown to the
+user; no pypdf, python-docx or zip exception escapes.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from html.parser import HTMLParser
+from typing import Any
+
+import docx
+import pypdf
+from docx.table import Table
+
+from retrieval.errors import LoaderError
+from retrieval.ingest.front_matter import split_front_matter
+
+MB = 1024 * 1024
+_ZIP_MAX_TOTAL = 200 * MB
+_ZIP_MAX_MEMBERS = 5000
+_ZIP_MAX_RATIO = 100
+_ZIP_RATIO_MIN_SIZE = 10 * MB
+_TITLE_CHARS = 120
+# PDF re-flow: a line opening with one of these words (or a marker) starts a new paragraph.
+_HEADING_WORDS = (
+    "article", "artículo", "articulo", "artigo", "articolo", "artikel", "artykuł", "art.",
+    "pasal", "bab", "bagian", "chapter", "chapitre", "capítulo", "capitulo", "kapitel",
+    "rozdział", "section", "sección", "part", "partie", "title", "titre", "título", "annex",
+    "annexe", "anexo", "schedule", "điều", "chương", "mục", "статья", "глава", "раздел",
+    "المادة", "مادة", "الفصل", "الباب", "§",
+)  # fmt: skip
+_HEADING_WORD = "(?:" + "|".join(map(re.escape, _HEADING_WORDS)) + ")"
+_HEADING_LINE = re.compile(_HEADING_WORD + r"\s*(?:\d+|(?-i:[IVXLCDM]+))[a-z]?", re.IGNORECASE)
+_MARKER = re.compile(
+    _HEADING_WORD + r"(?=[\s\d]|$)"
+    r"|\d+(?:\.\d+)*[.)](?=\s|$)|\((?:\d+|[a-z]{1,2}|[ivxlc]+)\)|[a-z]\)(?=\s)"
+    r"|[ivxlc]+\.(?=\s)|[-–•▪·](?=\s)",
+    re.IGNORECASE,
+)
+_PAGE_NUMBER = re.compile(r"(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?(?:\s*(?:/|of)\s*\d{1,4})?", re.I)
+_SENTENCE_END = (".", ":", ";", "!", "?", "。", "؟", '."', ".)", ".”")
+_ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
+_STRONG = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|(?<!\w)__(?=\S)(.+?)(?<=\S)__(?!\w)")
+
+Reading = tuple[str, dict[str, str]]  # (text, declared metadata)
+
+
+def read_text(text: str, label: str) -> Reading:
+    first = next((line.strip() for line in text.split("\n") if line.strip()), "")
+    return text, {"title": first[:_TITLE_CHARS].strip()}
+
+
+def read_markdown(text: str, label: str) -> Reading:
+    meta, text = split_front_matter(text, label)
+    heading = next((m for m in _ATX_HEADING.finditer(text) if m.group(1) == "#"), None)
+    if heading is not None:
+        meta.setdefault("title", _STRONG.sub(lambda m: m.group(1) or m.group(2), heading.group(2)))
+    text = _ATX_HEADING.sub(lambda m: m.group(2), text)
+    return _STRONG.sub(lambda m: m.group(1) or m.group(2), text), meta
+
+
+class _HTMLText(HTMLParser):
+    _SKIP = frozenset({"script", "style", "nav", "header", "footer", "noscript", "template"})
+    _BLOCK = frozenset({
+        "p", "div", "h1", "h2", "h3", "h4", "h5", "h6", "li", "ul", "ol", "dl", "dt", "dd",
+        "table", "tr", "thead", "tbody", "tfoot", "caption", "section", "article", "main",
+        "aside", "blockquote", "pre", "hr", "form", "figure", "figcaption", "address", "body",
+    })  # fmt: skip
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.title: list[str] = []
+        self.h1: list[str] = []
+        self.meta: dict[str, str] = {}
+        self._skip = self._pre = 0
+        self._in_title = self._in_h1 = self._seen_h1 = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {name: value or "" for name, value in attrs}
+        if tag == "html" and values.get("lang"):
+            self.meta["language"] = values["lang"]
+        elif tag == "link" and values.get("rel", "").lower() == "canonical" and values.get("href"):
+            self.meta["source"] = values["href"]
+        if tag in self._SKIP:
+            self._skip += 1
+        elif not self._skip:
+            if tag == "title" and not self.title:
+                self._in_title = True
+            elif tag == "h1" and not self._seen_h1:
+                self._in_h1 = True
+            elif tag == "pre":
+                self._pre += 1
+            if tag in ("br", "td", "th"):
+                self.out.append("\n")
+            elif tag in self._BLOCK:
+                self.out.append("\n\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIP:
+            self._skip = max(0, self._skip - 1)
+        elif not self._skip:
+            if tag == "title":
+                self._in_title = False
+            elif tag == "h1" and self._in_h1:
+                self._in_h1, self._seen_h1 = False, True
+            elif tag == "pre":
+                self._pre = max(0, self._pre - 1)
+            if tag in self._BLOCK:
+                self.out.append("\n\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._skip:
+            return
+        if self._in_title:
+            self.title.append(data)
+            return
+        if self._in_h1:
+            self.h1.append(data)
+        self.out.append(data if self._pre else re.sub(r"\s+", " ", data))
+
+
+def read_html(text: str, label: str) -> Reading:
+    parser = _HTMLText()
+    parser.feed(text)
+    parser.close()
+    meta = dict(parser.meta)
+    meta["title"] = " ".join("".join(parser.title).split()) or " ".join("".join(parser.h1).split())
+    lines = [line.strip() for line in "".join(parser.out).split("\n")]
+    return "\n".join(lines), meta
+
+
+def read_pdf(data: bytes, label: str) -> Reading:
+    try:
+        reader = pypdf.PdfReader(io.BytesIO(data))
+        locked = reader.is_encrypted and not reader.decrypt("")
+    except Exception as e:
+        raise LoaderError(label, f"not a readable PDF: {_brief(e)}") from e
+    if locked:
+        raise LoaderError(label, "not a readable PDF: it is password-protected")
+    try:
+        pages = [page.extract_text() or "" for page in reader.pages]
+        title = reader.metadata.title if reader.metadata is not None else None
+    except Exception as e:
+        raise LoaderError(label, f"not a readable PDF: {_brief(e)}") from e
+    if not any(page.strip() for page in pages):
+        raise LoaderError(label, "no extractable text (scanned PDF? OCR is not supported)")
+    title = re.sub(r"^Microsoft Word - ", "", str(title or "")).strip()
+    lines = _drop_page_furniture([_pdf_lines(page) for page in pages])
+    return "\n\n".join(_reflow(lines)), {"title": "" if title.lower() == "untitled" else title}
+
+
+def _pdf_lines(page: str) -> list[str]:
+    return [" ".join(line.split()) for line in page.split("\n")]
+
+
+def _drop_page_furniture(pages: list[list[str]]) -> list[str]:
+    """Page numbers, and running headers/footers repeated at the edge of most pages."""
+
+    def shape(line: str) -> str:  # "L 119/5" and "L 119/6" are the same running header
+        return re.sub(r"\d+", "#", line)
+
+    edges: Counter[str] = Counter()
+    for body in ([line for line in lines if line] for lines in pages):
+        edges.update({shape(body[0]), shape(body[-1])} if body else set())
+    repeated = {line for line, n in edges.items() if len(pages) >= 3 and n > len(pages) / 2}
+
+    def furniture(line: str) -> bool:
+        if _PAGE_NUMBER.fullmatch(line):
+            return True
+        return shape(line) in repeated and not _MARKER.match(line)
+
+    kept: list[str] = []
+    for lines in pages:  # blank lines stay: they separate paragraphs
+        start, end = 0, len(lines)
+        while start < end and (not lines[start] or furniture(lines[start])):
+            start += 1
+        while end > start and (not lines[end - 1] or furniture(lines[end - 1])):
+            end -= 1
+        kept.extend(lines[start:end])
+    return kept
+
+
+def _reflow(lines: list[str]) -> list[str]:
+    """Join hard-wrapped lines into paragraphs; headings and numbered points start new ones."""
+    lengths = sorted(len(line) for line in lines if line)
+    width = lengths[int(len(lengths) * 0.9)] if lengths else 0
+    paragraphs: list[str] = []
+    previous = ""
+    for line in lines:
+        if not line:
+            previous = ""
+            continue
+        ended = previous.endswith(_SENTENCE_END)
+        short = len(previous) < 0.6 * width
+        if (
+            short  # also true at the start and after a blank line
+            or _HEADING_LINE.fullmatch(line)
+            or (ended and (_MARKER.match(line) or len(previous) < 0.85 * width))
+        ):
+            paragraphs.append(line)
+        else:
+            paragraphs[-1] = _join(paragraphs[-1], line)
+        previous = line
+    return paragraphs
+
+
+def _join(left: str, right: str) -> str:
+    if left.endswith("\u00ad"):
+        return left[:-1] + right
+    if left.endswith("-") and left[-2:-1].isalpha():
+        return (left[:-1] if right[:1].islower() else left) + right
+    return f"{left} {right}"
+
+
+def zip_members(data: bytes, label: str) -> list[zipfile.ZipInfo]:
+    """The central directory: names and declared sizes, nothing decompressed."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise LoaderError(label, "damaged zip archive, not a readable .docx") from e
+
+
+def _check_zip(data: bytes, label: str) -> None:
+    """Reject zip bombs before decompressing (zipfile never yields more than declared sizes)."""
+    members = zip_members(data, label)
+    if len(members) > _ZIP_MAX_MEMBERS:
+        msg = f"rejected .docx: {len(members)} archive members (limit {_ZIP_MAX_MEMBERS})"
+        raise LoaderError(label, msg)
+    total = sum(member.file_size for member in members)
+    if total > _ZIP_MAX_TOTAL:
+        limit = human_size(_ZIP_MAX_TOTAL)
+        msg = f"rejected .docx: expands to {human_size(total)} (limit {limit})"
+        raise LoaderError(label, msg)
+    for member in members:
+        ratio = member.file_size / max(member.compress_size, 1)
+        if member.file_size > _ZIP_RATIO_MIN_SIZE and ratio > _ZIP_MAX_RATIO:
+            msg = f"rejected .docx: {member.filename} expands {ratio:.0f}x (possible zip bomb)"
+            raise LoaderError(label, msg)
+
+
+def read_docx(data: bytes, label: str) -> Reading:
+    _check_zip(data, label)
+    try:
+        document = docx.Document(io.BytesIO(data))
+        blocks = [block for block in _docx_blocks(document) if block.strip()]
+        properties = document.core_properties
+        meta = {"title": properties.title or "", "language": properties.language or ""}
+    except Exception as e:
+        raise LoaderError(label, f"not a readable Word .docx: {_brief(e)}") from e
+    return "\n\n".join(blocks), meta
+
+
+def _docx_blocks(container: Any) -> Iterator[str]:
+    """Paragraph texts in document order, descending into table cells (merged cells once)."""
+    for item in container.iter_inner_content():
+        if isinstance(item, Table):
+            for row in item.rows:
+                cells = {cell._tc: cell for cell in row.cells}  # a merged cell repeats
+                texts = ("\n".join(filter(str.strip, _docx_blocks(c))) for c in cells.values())
+                yield "\n".join(filter(None, texts))
+        else:
+            yield item.text
+
+
+def human_size(n: int) -> str:
+    if n >= MB:
+        return f"{n / MB:.1f}".removesuffix(".0") + " MB"
+    return f"{n / 1024:.0f} KB" if n >= 1024 else f"{n} bytes"
+
+
+def _brief(error: Exception) -> str:
+    text = " ".join(str(error).split())
+    return (text[:120] or type(error).__name__).rstrip(".")
+
+
+# The kinds whose reader takes decoded text, and those that read the bytes themselves.
+TEXT_READERS: dict[str, Callable[[str, str], Reading]] = {
+    "text": read_text,
+    "markdown": read_markdown,
+    "html": read_html,
+}
+BYTES_READERS: dict[str, Callable[[bytes, str], Reading]] = {"pdf": read_pdf, "docx": read_docx}
