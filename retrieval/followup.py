@@ -3,9 +3,10 @@
 
 A follow-up ("and for gifts?") is searched together with the question it continues, because on
 its own it names nothing to search for. A question is one when it has at most ``MAX_WORDS``
-words or starts with a marker word ("and", "what about": ``followup_markers`` in
-``prompts/<lang>/answer.yaml``, every language's at once, since the asker's language is not known
-before the question is read), and comes within ``WINDOW_S`` of the standalone question it
+words or starts with a marker word of its own language ("and", "what about": ``followup_markers``
+in ``prompts/<lang>/answer.yaml``; a question that long is long enough to tell its language, and
+one language's markers are another's ordinary words: Polish "a" and "i" open English questions),
+and comes within ``WINDOW_S`` of the standalone question it
 continues. Follow-ups chain: each one continues the standalone question, not the previous
 follow-up.
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Hashable
 
+from retrieval.language import detect_language
 from retrieval.prompts import Prompts
 
 MAX_WORDS = 5
@@ -28,18 +30,21 @@ class FollowUpRule:
 
     def __init__(self, prompts: Prompts, max_words: int = MAX_WORDS) -> None:
         self.max_words = max_words
-        found = {
-            marker.strip().lower()
+        self.markers: dict[str, list[str]] = {
+            language: sorted(
+                {m.strip().lower() for m in prompts.get("followup_markers", language).split("|")}
+                - {""}
+            )
             for language in prompts.languages
-            for marker in prompts.get("followup_markers", language).split("|")
         }
-        self.markers = sorted(m for m in found if m)
 
     def applies(self, question: str) -> bool:
         lowered = " ".join(question.lower().split())
         if len(lowered.split()) <= self.max_words:
             return True
-        return any(lowered == m or lowered.startswith(m + " ") for m in self.markers)
+        language = detect_language(question, candidates=list(self.markers))
+        markers = self.markers.get(language, [])
+        return any(lowered == m or lowered.startswith(m + " ") for m in markers)
 
 
 class Conversations:

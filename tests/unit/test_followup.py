@@ -33,7 +33,8 @@ class Clock:
         "Who signs it?",
         " ".join(["word"] * MAX_WORDS),
         "And what about a gift received from a supplier abroad?",  # English marker
-        "Et pour un cadeau reçu d'un fournisseur étranger ?",  # any language's markers count
+        "Et pour un cadeau reçu d'un fournisseur étranger ?",  # the question's own language
+        "a co z darowiznami od rodziny i znajomych?",
         "what   about gifts received from a supplier in another country?",  # spacing ignored
     ],
 )
@@ -47,6 +48,8 @@ def test_short_questions_and_marker_words_are_follow_ups(question: str) -> None:
         STANDALONE,
         " ".join(["word"] * (MAX_WORDS + 1)),
         "Andorra officials must declare gifts received within which deadline?",  # not "and"
+        "A controller who misses the deadline must notify whom?",  # Polish "a", English text
+        "I need to know who signs the petition register",  # Polish "i"
     ],
 )
 def test_longer_questions_without_a_marker_stand_alone(question: str) -> None:
