@@ -1,5 +1,7 @@
 """Generative answers (``answer.mode: llm``) with any LangChain chat model, verified in code.
 
+The model comes built (``retrieval.adapters.chat_models``); this module only talks to it.
+
 The model sees the retrieved passages as numbered, delimited data and is told to cite ``[n]``
 after each sentence; what it writes is then checked claim by claim (``retrieval.answer.verify``):
 markers pointing nowhere are dropped, unsupported or uncited claims are removed, and when
@@ -21,7 +23,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -29,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from retrieval.adapters.chat_models import build_chat_model
 from retrieval.answer.citations import locator_for, quote_of, split_sentences
 from retrieval.answer.verify import (
     Source,
@@ -39,51 +41,20 @@ from retrieval.answer.verify import (
     settled_length,
     verify,
 )
-from retrieval.config import LLMSettings, Settings
+from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.errors import LLMError
 from retrieval.models import Answer, Citation, Passage
-from retrieval.ollama_client import ollama_client_kwargs
 from retrieval.prompts import Prompts
 
 log = logging.getLogger(__name__)
 
-API_KEY_ENV = "REGULA_LLM_API_KEY"
 NO_ANSWER = "NO_ANSWER"
 
 Progress = Callable[[str], None]
 """Receives what may be shown of an answer being written: verified claims, or a status."""
 Similarity = Callable[[str, int], float]
 Messages = list[tuple[str, str]]
-
-
-def build_chat_model(settings: LLMSettings) -> Any:
-    """The configured LangChain chat model; the API key comes from ``REGULA_LLM_API_KEY`` only."""
-    api_key = os.environ.get(API_KEY_ENV, "")
-    if settings.provider == "ollama":
-        from langchain_ollama import ChatOllama
-
-        return ChatOllama(
-            model=settings.model,
-            base_url=settings.base_url,
-            temperature=0,
-            num_predict=settings.max_tokens,
-            client_kwargs=ollama_client_kwargs(api_key, settings.timeout_s),
-        )
-    from langchain_openai import ChatOpenAI
-    from pydantic import SecretStr
-
-    return ChatOpenAI(
-        model=settings.model,
-        base_url=settings.base_url,
-        api_key=SecretStr(api_key or "unused"),  # local servers ignore it; never OPENAI_API_KEY
-        temperature=0,
-        # ChatOpenAI sends only ``max_completion_tokens``, which llama.cpp and other
-        # OpenAI-compatible servers ignore; ``max_tokens`` is the field they all read.
-        extra_body={"max_tokens": settings.max_tokens},
-        timeout=settings.timeout_s,
-        max_retries=0,
-    )
 
 
 def format_passages(passages: Sequence[Passage]) -> str:
