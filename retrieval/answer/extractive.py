@@ -15,11 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from retrieval.answer.citations import QUOTE_JOIN, Sentence, locator_for, quote_of, split_sentences
+from retrieval.answer.citations import Sentence, cite, quote_of, split_sentences
 from retrieval.answer.refusal import evidence_score
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
-from retrieval.models import Answer, AnswerOutcome, Citation, NearestDocument, Passage
+from retrieval.models import Answer, AnswerOutcome, NearestDocument, Passage
 from retrieval.prompts import Prompts
 
 
@@ -114,26 +114,15 @@ class AnswerComposer:
         shown = {
             id(item): quote_of(passages[item.passage_index].text, item.sentence) for item in chosen
         }
-        citations = []
-        for index, n in numbers.items():
-            passage = passages[index]
-            sentences = quotes[index]
-            citations.append(
-                Citation(
-                    n=n,
-                    chunk_id=passage.chunk_id,
-                    doc_id=passage.doc_id,
-                    title=passage.title,
-                    locator=locator_for(passage.locator, passage.text, sentences[0].sentence),
-                    source=passage.source,
-                    date=passage.date,
-                    language=passage.language,
-                    quote=QUOTE_JOIN.join(shown[id(s)] for s in sentences),
-                    text=passage.text,
-                    score=round(max(s.similarity for s in sentences), 4),
-                    translations=passage.translations,
-                )
+        citations = [
+            cite(
+                n,
+                passages[index],
+                [s.sentence for s in quotes[index]],
+                max(s.similarity for s in quotes[index]),
             )
+            for index, n in numbers.items()
+        ]
         intro = "closest_intro" if outcome == "closest" else "answer_intro"
         lines = [self.prompts.get(intro, language)]
         for item in chosen:

@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.adapters.chat_models import build_chat_model
-from retrieval.answer.citations import locator_for, quote_of, split_sentences
+from retrieval.answer.citations import cite, split_sentences
 from retrieval.answer.verify import (
     Source,
     Verification,
@@ -76,28 +76,12 @@ def format_passages(passages: Sequence[Passage]) -> str:
 
 def _citation(n: int, passage: Passage, claims: Sequence[str], language: str) -> Citation:
     """Quote the passage sentence that shares most words with the claims citing it."""
-    sentences = split_sentences(passage.text)
     best = max(
-        sentences,
+        split_sentences(passage.text),
         key=lambda s: sum(overlap(c, language, Source(s.text, passage.language)) for c in claims),
         default=None,
     )
-    quote = quote_of(passage.text, best) if best else passage.text.strip()
-    locator = locator_for(passage.locator, passage.text, best) if best else passage.locator
-    return Citation(
-        n=n,
-        chunk_id=passage.chunk_id,
-        doc_id=passage.doc_id,
-        title=passage.title,
-        locator=locator,
-        source=passage.source,
-        date=passage.date,
-        language=passage.language,
-        quote=quote,
-        text=passage.text,
-        score=round(passage.dense_score, 4),
-        translations=passage.translations,
-    )
+    return cite(n, passage, [best] if best else [], passage.dense_score)
 
 
 def _reply_text(message: Any) -> str:
