@@ -4,18 +4,25 @@
 together once; the CLI, the terminal chat and the Telegram bot all call the same methods.
 It is synchronous and thread-safe, so the bot runs it in worker threads. In LLM mode ``ask``
 can report the verified part of an answer while the model is still writing (``on_progress``).
+
+A question goes one way through ``ask``: retrieve the passages, decide the outcome on their
+evidence (``retrieval.answer.refusal``), compose what that outcome calls for — the generated
+answer (LLM mode), the quotes (``retrieval.answer.extractive``), or the nearest documents.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
+from numpy.typing import NDArray
 
 from retrieval.answer.calibration import CalibrationReport, calibrate
 from retrieval.answer.extractive import AnswerComposer
@@ -23,11 +30,12 @@ from retrieval.answer.generative import Generator, Progress
 from retrieval.answer.refusal import Calibration, Thresholds, thresholds_for
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings, build_embeddings
+from retrieval.errors import LLMError
 from retrieval.followup import FollowUpRule
 from retrieval.ingest.front_matter import SIDECAR_SUFFIX
 from retrieval.ingest.pipeline import Ingestor, SourceFile
 from retrieval.language import detect_language
-from retrieval.models import Answer, Document, IngestReport, NearestDocument, Passage
+from retrieval.models import Answer, AnswerOutcome, Document, IngestReport, NearestDocument, Passage
 from retrieval.prompts import Prompts, default_prompts
 from retrieval.search.fusion import SearchFilters
 from retrieval.search.searcher import Searcher
@@ -35,6 +43,8 @@ from retrieval.store.index import VectorStore
 from retrieval.store.lexical import LexicalIndex
 from retrieval.store.ownership import owned
 from retrieval.versions import annotate, history, today
+
+log = logging.getLogger(__name__)
 
 _UPLOAD_NAME_RE = re.compile(r"[^\w.\-]+")
 
@@ -152,32 +162,17 @@ class Assistant:
         )
         passages = retrieved[:k]
         step = time.perf_counter()
-        scored = self.composer.score_sentences(
-            passages, query_vector, lambda lang: self.searcher.language_offset(query_vector, lang)
-        )
         relevance = self.composer.relevance(passages)
-
-        def refuse() -> Answer:
-            nearest = [
-                NearestDocument(d.doc_id, d.title, d.language, round(score, 4))
-                for d, score in self.searcher.nearest_documents(
-                    query_vector, self.settings.answer.nearest_documents
-                )
-            ]
-            return self.composer.refuse(question, language, nearest)
-
         outcome = self.thresholds().decide(relevance)
-        if outcome == "answer":
-            answer = self.composer.compose(question, language, passages, scored)
-            if self.generator is not None:
-                answer = self.generator.generate(
-                    query, language, passages, answer, refuse, timings, on_progress
-                )
-                answer.question = question
-        elif outcome == "closest" and scored:
-            answer = self.composer.compose(question, language, passages, scored, "closest")
+        generator = self.generator if outcome == "answer" else None
+        if generator is not None:
+            answer = self._generate(
+                generator, question, query, language, passages, query_vector, timings, on_progress
+            )
+        elif outcome == "not_covered":
+            answer = self._refuse(question, language, query_vector)
         else:
-            answer = refuse()
+            answer = self._quote(question, language, passages, query_vector, outcome)
         timings["answer"] = (time.perf_counter() - step) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
@@ -186,6 +181,68 @@ class Assistant:
         answer.as_of = filters.as_of
         annotate(answer, self.searcher.manifest, today(), self.prompts)
         return answer
+
+    def _generate(
+        self,
+        generator: Generator,
+        question: str,
+        query: str,
+        language: str,
+        passages: list[Passage],
+        query_vector: NDArray[np.float32],
+        timings: dict[str, float],
+        on_progress: Progress | None,
+    ) -> Answer:
+        """The model's verified answer; a refusal when none of its claims survived; the quotes
+        with the ``llm_unavailable`` notice when the model failed."""
+        try:
+            generated = generator.generate(
+                question, query, language, passages, timings, on_progress
+            )
+        except LLMError:
+            log.warning("the language model failed; answering extractively", exc_info=True)
+            return self._quote(question, language, passages, query_vector, "answer", fallback=True)
+        if generated.answer is not None:
+            return generated.answer
+        return self._refuse(question, language, query_vector, generated.verification)
+
+    def _quote(
+        self,
+        question: str,
+        language: str,
+        passages: list[Passage],
+        query_vector: NDArray[np.float32],
+        outcome: AnswerOutcome,
+        *,
+        fallback: bool = False,
+    ) -> Answer:
+        """The extractive answer: the passages' best sentences quoted, each language's pull on
+        the query removed; a ``closest`` outcome with no sentence to quote is a refusal."""
+        offsets = {
+            p.language: self.searcher.language_offset(query_vector, p.language) for p in passages
+        }
+        scored = self.composer.score_sentences(passages, query_vector, offsets)
+        if outcome == "closest" and not scored:
+            return self._refuse(question, language, query_vector)
+        return self.composer.compose(
+            question, language, passages, scored, outcome, fallback=fallback
+        )
+
+    def _refuse(
+        self,
+        question: str,
+        language: str,
+        query_vector: NDArray[np.float32],
+        verification: dict[str, int] | None = None,
+    ) -> Answer:
+        """Not covered: the documents nearest to the query instead of an answer."""
+        nearest = [
+            NearestDocument(d.doc_id, d.title, d.language, round(score, 4))
+            for d, score in self.searcher.nearest_documents(
+                query_vector, self.settings.answer.nearest_documents
+            )
+        ]
+        return self.composer.refuse(question, language, nearest, verification)
 
     # -- refusal thresholds --------------------------------------------------------------------
     def calibration(self) -> Calibration | None:

@@ -9,8 +9,8 @@
      ├── EmbeddingError         the embeddings endpoint failed or answered nonsense
      └── LLMError               the language model failed or timed out (LLM mode falls back)
 
-``LLMError`` never reaches the interfaces: ``retrieval.answer.generative`` answers extractively
-instead.
+``LLMError`` never reaches the interfaces: ``Assistant.ask`` catches what the generator raises
+and answers extractively instead.
 The CLI turns these into one-line messages and an exit status; the bot logs them and tells the
 user something went wrong, never the details.
 """

@@ -1,19 +1,27 @@
-"""Sentences, quotes, locators and citation markers: pure functions, no models, no stores.
+"""Sentences, quotes, locators, citations and their markers: pure functions, no models, no stores.
 
 A quotable unit is a sentence, or one point of an enumeration ("(b) the purposes of the
 processing;"), which remembers the lead-in that opens its list ("… shall contain all of the
 following information:") so a quoted point can say what it is a point of. A quote is made of
 verbatim slices of its chunk joined by " … ", so ``verify_quote`` can prove every part; an
 answer's ``[n]`` markers must each point at a citation (``markers``, ``check_markers``).
+
+``cite`` is the one place a ``Citation`` is made, for extractive and generated answers alike:
+the quote, its refined locator and the passage's metadata, never the model's.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from retrieval.ingest.layout import POINT_START_RE, paragraph_of
+from retrieval.models import Citation, Passage
+
+log = logging.getLogger(__name__)
 
 _SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?؟。])[\"'”»)]?\s+")
 _MARKER_RE = re.compile(r"\[(\d+)\]")
@@ -129,6 +137,36 @@ def locator_for(locator: str, text: str, sentence: Sentence) -> str:
         single = re.fullmatch(r"[^(]*(\(\w+\))", locator)
         return f"{base}{single.group(1) if single else ''}({point})"
     return f"{base}({paragraph})" + (f"({point})" if point else "")
+
+
+def cite(n: int, passage: Passage, sentences: Sequence[Sentence], score: float) -> Citation:
+    """Citation ``[n]`` of ``passage``: the quotes of ``sentences`` (the whole passage when
+    there are none), located where the first one sits, with the passage's own metadata.
+
+    Every quote is a verbatim part of its passage by construction; ``verify_quote`` checks it
+    here, where it is made, so a broken guarantee shows in the log rather than only in tests.
+    """
+    if sentences:
+        quote = QUOTE_JOIN.join(quote_of(passage.text, s) for s in sentences)
+        locator = locator_for(passage.locator, passage.text, sentences[0])
+    else:
+        quote, locator = passage.text.strip(), passage.locator
+    if not verify_quote(quote, passage.text):
+        log.error("citation [%d] quotes %s, not verbatim: %r", n, passage.chunk_id, quote)
+    return Citation(
+        n=n,
+        chunk_id=passage.chunk_id,
+        doc_id=passage.doc_id,
+        title=passage.title,
+        locator=locator,
+        source=passage.source,
+        date=passage.date,
+        language=passage.language,
+        quote=quote,
+        text=passage.text,
+        score=round(score, 4),
+        translations=passage.translations,
+    )
 
 
 def source_label(title: str, locator: str) -> str:

@@ -4,22 +4,23 @@ Nothing is generated: every sentence of an answer is a verbatim quote from a ret
 the answer cannot state a rule the corpus does not contain. How strong the evidence must be is
 ``retrieval.answer.refusal``'s decision: below ``answer_above`` the same quotes are shown as the
 *closest* passages, not as the answer (``compose(..., outcome="closest")``), and below
-``not_covered_below`` Regula lists the nearest documents instead (``refuse``).
+``not_covered_below`` Regula lists the nearest documents instead (``refuse``). In LLM mode the
+extractive answer is composed only when the model fails (``compose(..., fallback=True)``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
-from retrieval.answer.citations import QUOTE_JOIN, Sentence, locator_for, quote_of, split_sentences
+from retrieval.answer.citations import Sentence, cite, quote_of, split_sentences
 from retrieval.answer.refusal import evidence_score
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
-from retrieval.models import Answer, AnswerOutcome, Citation, NearestDocument, Passage
+from retrieval.models import Answer, AnswerOutcome, NearestDocument, Passage
 from retrieval.prompts import Prompts
 
 
@@ -56,21 +57,22 @@ class AnswerComposer:
         self,
         passages: Sequence[Passage],
         query_vector: NDArray[np.float32],
-        language_offset: Callable[[str], float] = lambda _language: 0.0,
+        language_offsets: Mapping[str, float] | None = None,
     ) -> list[ScoredSentence]:
         """Cosine of every sentence of every passage to the question (sentence vectors cached).
 
-        ``language_offset`` removes the bonus a sentence gets merely for being in the
-        asker's language, so a French quote can win over an English one on content.
+        ``language_offsets`` (per passage language, ``Searcher.language_offset``) removes the
+        bonus a sentence gets merely for being in the asker's language, so a French quote can
+        win over an English one on content.
         """
         items = [(i, s) for i, p in enumerate(passages) for s in quotable_sentences(p)]
         if not items:
             return []
         vectors = self.embeddings.embed_passages([s.text for _, s in items])
         similarities = vectors @ query_vector
-        offsets = {p.language: language_offset(p.language) for p in passages}
+        offsets = language_offsets or {}
         return [
-            ScoredSentence(i, s, float(sim), float(sim) - offsets[passages[i].language])
+            ScoredSentence(i, s, float(sim), float(sim) - offsets.get(passages[i].language, 0.0))
             for (i, s), sim in zip(items, similarities, strict=True)
         ]
 
@@ -102,9 +104,13 @@ class AnswerComposer:
         passages: Sequence[Passage],
         scored: Sequence[ScoredSentence],
         outcome: AnswerOutcome = "answer",
+        *,
+        fallback: bool = False,
     ) -> Answer:
         """The quotes with their citations: framed as the answer, or (``outcome="closest"``)
-        as the closest passages to a question that none of them answers directly."""
+        as the closest passages to a question that none of them answers directly.
+
+        ``fallback``: the language model failed, so the answer opens with that notice."""
         chosen = self.select(scored)
         numbers: dict[int, int] = {}
         quotes: dict[int, list[ScoredSentence]] = {}
@@ -114,28 +120,19 @@ class AnswerComposer:
         shown = {
             id(item): quote_of(passages[item.passage_index].text, item.sentence) for item in chosen
         }
-        citations = []
-        for index, n in numbers.items():
-            passage = passages[index]
-            sentences = quotes[index]
-            citations.append(
-                Citation(
-                    n=n,
-                    chunk_id=passage.chunk_id,
-                    doc_id=passage.doc_id,
-                    title=passage.title,
-                    locator=locator_for(passage.locator, passage.text, sentences[0].sentence),
-                    source=passage.source,
-                    date=passage.date,
-                    language=passage.language,
-                    quote=QUOTE_JOIN.join(shown[id(s)] for s in sentences),
-                    text=passage.text,
-                    score=round(max(s.similarity for s in sentences), 4),
-                    translations=passage.translations,
-                )
+        citations = [
+            cite(
+                n,
+                passages[index],
+                [s.sentence for s in quotes[index]],
+                max(s.similarity for s in quotes[index]),
             )
+            for index, n in numbers.items()
+        ]
         intro = "closest_intro" if outcome == "closest" else "answer_intro"
         lines = [self.prompts.get(intro, language)]
+        if fallback:
+            lines.insert(0, self.prompts.get("llm_unavailable", language))
         for item in chosen:
             lines.append(f"{shown[id(item)]} [{numbers[item.passage_index]}]")
         foreign = sorted({c.language for c in citations if c.language != language})
@@ -156,9 +153,18 @@ class AnswerComposer:
             refused=outcome != "answer",
             citations=citations,
             outcome="closest" if outcome == "closest" else "answer",
+            fallback=fallback,
         )
 
-    def refuse(self, question: str, language: str, nearest: Sequence[NearestDocument]) -> Answer:
+    def refuse(
+        self,
+        question: str,
+        language: str,
+        nearest: Sequence[NearestDocument],
+        verification: dict[str, int] | None = None,
+    ) -> Answer:
+        """Not covered: the nearest documents instead of an answer. ``verification``: the
+        counts of a generated answer none of whose claims survived (LLM mode)."""
         lines = [self.prompts.get("not_covered", language)]
         if nearest:
             lines.append(self.prompts.get("nearest_documents", language))
@@ -169,4 +175,5 @@ class AnswerComposer:
             answer="\n".join(lines),
             refused=True,
             nearest=list(nearest),
+            verification=verification,
         )

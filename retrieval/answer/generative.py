@@ -1,35 +1,39 @@
 """Generative answers (``answer.mode: llm``) with any LangChain chat model, verified in code.
 
+The model comes built (``retrieval.adapters.chat_models``); this module only talks to it.
+
 The model sees the retrieved passages as numbered, delimited data and is told to cite ``[n]``
 after each sentence; what it writes is then checked claim by claim (``retrieval.answer.verify``):
 markers pointing nowhere are dropped, unsupported or uncited claims are removed, and when
-nothing verifiable remains Regula refuses as in extractive mode. Citations under the answer
-are only the passages kept claims cite, with metadata from the index, never from the model.
+nothing verifiable remains ``generate`` gives no answer (``Assistant.ask`` refuses as in
+extractive mode). Citations under the answer are only the passages kept claims cite, built by
+``retrieval.answer.citations.cite`` with metadata from the index, never from the model.
 
 Streaming: given ``on_progress``, the reply is streamed (``model.stream``) and, each time a
 sentence is complete, the text so far goes through the same verification; ``on_progress``
 receives the kept claims rendered as in the final answer, or the ``llm_writing`` status while
-none is kept. Unverified text is never reported. The answer returned is the one ``generate``
-gives without streaming for the same model text. A model that cannot stream is invoked.
+none is kept. Unverified text is never reported. What ``generate`` returns is what it gives
+without streaming for the same model text. A model that cannot stream is invoked.
 
 Errors: any exception from the model (connection refused, timeout, bad response, also in the
-middle of a stream) becomes an ``LLMError``, which is logged and turned into the extractive
-answer with the ``llm_unavailable`` notice; nothing propagates.
+middle of a stream) is raised as an ``LLMError``; ``Assistant.ask`` then answers extractively
+with the ``llm_unavailable`` notice, so it never reaches the interfaces.
 """
 
 from __future__ import annotations
 
 import html
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from retrieval.answer.citations import locator_for, quote_of, split_sentences
+from retrieval.adapters.chat_models import build_chat_model
+from retrieval.answer.citations import cite, split_sentences
 from retrieval.answer.verify import (
     Source,
     Verification,
@@ -39,16 +43,14 @@ from retrieval.answer.verify import (
     settled_length,
     verify,
 )
-from retrieval.config import LLMSettings, Settings
+from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.errors import LLMError
 from retrieval.models import Answer, Citation, Passage
-from retrieval.ollama_client import ollama_client_kwargs
 from retrieval.prompts import Prompts
 
 log = logging.getLogger(__name__)
 
-API_KEY_ENV = "REGULA_LLM_API_KEY"
 NO_ANSWER = "NO_ANSWER"
 
 Progress = Callable[[str], None]
@@ -57,33 +59,14 @@ Similarity = Callable[[str, int], float]
 Messages = list[tuple[str, str]]
 
 
-def build_chat_model(settings: LLMSettings) -> Any:
-    """The configured LangChain chat model; the API key comes from ``REGULA_LLM_API_KEY`` only."""
-    api_key = os.environ.get(API_KEY_ENV, "")
-    if settings.provider == "ollama":
-        from langchain_ollama import ChatOllama
+@dataclass(frozen=True)
+class Generated:
+    """The model's reply once verified: the answer its kept claims make, and the counts."""
 
-        return ChatOllama(
-            model=settings.model,
-            base_url=settings.base_url,
-            temperature=0,
-            num_predict=settings.max_tokens,
-            client_kwargs=ollama_client_kwargs(api_key, settings.timeout_s),
-        )
-    from langchain_openai import ChatOpenAI
-    from pydantic import SecretStr
-
-    return ChatOpenAI(
-        model=settings.model,
-        base_url=settings.base_url,
-        api_key=SecretStr(api_key or "unused"),  # local servers ignore it; never OPENAI_API_KEY
-        temperature=0,
-        # ChatOpenAI sends only ``max_completion_tokens``, which llama.cpp and other
-        # OpenAI-compatible servers ignore; ``max_tokens`` is the field they all read.
-        extra_body={"max_tokens": settings.max_tokens},
-        timeout=settings.timeout_s,
-        max_retries=0,
-    )
+    answer: Answer | None
+    """``None`` when no claim survived verification (or the model said NO_ANSWER): refuse."""
+    verification: dict[str, int]
+    """``{claims, kept, unknown_markers}`` (``Verification.counts``)."""
 
 
 def format_passages(passages: Sequence[Passage]) -> str:
@@ -105,28 +88,12 @@ def format_passages(passages: Sequence[Passage]) -> str:
 
 def _citation(n: int, passage: Passage, claims: Sequence[str], language: str) -> Citation:
     """Quote the passage sentence that shares most words with the claims citing it."""
-    sentences = split_sentences(passage.text)
     best = max(
-        sentences,
+        split_sentences(passage.text),
         key=lambda s: sum(overlap(c, language, Source(s.text, passage.language)) for c in claims),
         default=None,
     )
-    quote = quote_of(passage.text, best) if best else passage.text.strip()
-    locator = locator_for(passage.locator, passage.text, best) if best else passage.locator
-    return Citation(
-        n=n,
-        chunk_id=passage.chunk_id,
-        doc_id=passage.doc_id,
-        title=passage.title,
-        locator=locator,
-        source=passage.source,
-        date=passage.date,
-        language=passage.language,
-        quote=quote,
-        text=passage.text,
-        score=round(passage.dense_score, 4),
-        translations=passage.translations,
-    )
+    return cite(n, passage, [best] if best else [], passage.dense_score)
 
 
 def _reply_text(message: Any) -> str:
@@ -257,17 +224,19 @@ class Generator:
     def generate(
         self,
         question: str,
+        query: str,
         language: str,
         passages: Sequence[Passage],
-        extractive: Answer,
-        refuse: Callable[[], Answer],
         timings: dict[str, float],
         on_progress: Progress | None = None,
-    ) -> Answer:
-        """The verified generative answer, the extractive one on model failure, or a refusal.
+    ) -> Generated:
+        """The model's answer to ``query`` from ``passages``, verified; raises ``LLMError``.
 
-        With ``on_progress`` the reply is streamed and ``on_progress`` (called in this thread)
-        receives the verified part written so far; the answer returned is the same.
+        ``query`` is what the model is asked: the question as searched, a follow-up already
+        made standalone (``condense``); ``question``, as the asker wrote it, is what the
+        answer records. With ``on_progress`` the reply is streamed and ``on_progress``
+        (called in this thread) receives the verified part written so far; the result is the
+        same.
         """
         name = self._language_name(language)
         messages = [
@@ -278,35 +247,25 @@ class Generator:
                     "llm_user",
                     language,
                     passages=format_passages(passages),
-                    question=question,
+                    question=query,
                     language_name=name,
                 ),
             ),
         ]
         similarity = self._similarity(passages)
-        try:
-            if on_progress is None:
-                text = self._invoke(messages, timings)
-            else:
-                progress = _Progress(
-                    lambda so_far: self.check(so_far, language, passages, similarity),
-                    self.prompts.get("llm_writing", language),
-                    on_progress,
-                )
-                text = self._stream(messages, timings, progress)
-        except LLMError:
-            log.warning("the language model failed; answering extractively", exc_info=True)
-            notice = self.prompts.get("llm_unavailable", language)
-            extractive.answer = f"{notice}\n{extractive.answer}"
-            extractive.fallback = True
-            return extractive
+        if on_progress is None:
+            text = self._invoke(messages, timings)
+        else:
+            progress = _Progress(
+                lambda so_far: self.check(so_far, language, passages, similarity),
+                self.prompts.get("llm_writing", language),
+                on_progress,
+            )
+            text = self._stream(messages, timings, progress)
         checked = self.check(text, language, passages, similarity)
         if not checked.kept:
-            answer = refuse()
-        else:
-            answer = self._compose(question, language, passages, checked)
-        answer.verification = checked.counts()
-        return answer
+            return Generated(None, checked.counts())
+        return Generated(self._compose(question, language, passages, checked), checked.counts())
 
     def _similarity(self, passages: Sequence[Passage]) -> Similarity:
         """E5 similarity of a claim to passage n's closest sentence; vectors kept per answer."""
@@ -359,4 +318,5 @@ class Generator:
             )
             for old, new in numbering.items()
         ]
-        return Answer(question, language, body, refused=False, citations=citations)
+        counts = checked.counts()
+        return Answer(question, language, body, False, citations, verification=counts)

@@ -20,9 +20,9 @@ import hashlib
 import os
 from typing import TYPE_CHECKING, Any
 
+from retrieval.adapters.ollama_client import ollama_client_kwargs
 from retrieval.embedding.encoders import BundledE5, DenseEmbeddings
 from retrieval.errors import EmbeddingError
-from retrieval.ollama_client import ollama_client_kwargs
 
 if TYPE_CHECKING:
     from collections.abc import Sequence

@@ -29,8 +29,9 @@ from typing import Any
 
 import pytest
 
+from retrieval.adapters.chat_models import build_chat_model
 from retrieval.answer.citations import markers, split_sentences, verify_quote
-from retrieval.answer.generative import build_chat_model, format_passages
+from retrieval.answer.generative import format_passages
 from retrieval.assistant import Assistant
 from retrieval.config import LLMSettings, load_settings
 from retrieval.models import Passage

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from retrieval.answer.citations import (
     MIN_SENTENCE_CHARS,
+    QUOTE_JOIN,
     Sentence,
     check_markers,
+    cite,
     locator_for,
     markers,
     quote_of,
@@ -15,6 +19,7 @@ from retrieval.answer.citations import (
     split_sentences,
     verify_quote,
 )
+from retrieval.models import Passage
 
 PASSAGE = (
     "Article 5 — Time limits\n"
@@ -178,3 +183,48 @@ def test_source_label_names_the_article_once() -> None:
         source_label("Bộ luật Lao động 2019", "Điều 35(1)") == "Bộ luật Lao động 2019, Điều 35(1)"
     )
     assert source_label("Report", "") == "Report"
+
+
+# --- building a citation -------------------------------------------------------------------------
+
+
+def as_passage(text: str, locator: str = "Article 33") -> Passage:
+    return Passage(
+        chunk_id="gdpr.md::v1::7", doc_id="gdpr.md", text=text, locator=locator,
+        title="GDPR Article 33", language="en", source="https://lex.example/gdpr",
+        date="2016-04-27", group_id="", score=0.9, dense_score=0.81234, translations=("fr",),
+    )  # fmt: skip
+
+
+def test_a_citation_quotes_its_sentences_where_the_first_one_sits() -> None:
+    point, later = sentence_starting(POINTS, "(b)"), sentence_starting(POINTS, "4. Where")
+
+    citation = cite(2, as_passage(POINTS), [point, later], 0.876543)
+
+    assert citation.n == 2
+    assert citation.locator == "Article 33(3)(b)"
+    assert citation.quote == quote_of(POINTS, point) + QUOTE_JOIN + later.text
+    assert verify_quote(citation.quote, citation.text)
+    assert (citation.doc_id, citation.title, citation.source, citation.date) == (
+        "gdpr.md", "GDPR Article 33", "https://lex.example/gdpr", "2016-04-27"
+    )  # fmt: skip
+    assert citation.translations == ("fr",)
+    assert citation.score == 0.8765
+
+
+def test_a_citation_without_sentences_quotes_the_whole_passage() -> None:
+    citation = cite(1, as_passage(f"  {POINTS}\n"), [], 0.5)
+
+    assert citation.quote == POINTS
+    assert citation.locator == "Article 33"
+
+
+def test_a_quote_the_verifier_cannot_prove_is_logged(caplog: pytest.LogCaptureFixture) -> None:
+    text = "The register is kept … … … by the competent authority at all times."
+    [sentence] = split_sentences(text)
+
+    with caplog.at_level(logging.ERROR, logger="retrieval.answer.citations"):
+        citation = cite(1, as_passage(text), [sentence], 0.5)
+
+    assert citation.quote == text
+    assert "not verbatim" in caplog.text

@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from retrieval.answer.generative import Generator
+from retrieval.answer.generative import Generated, Generator
 from retrieval.answer.verify import settled_length
 from retrieval.config import Settings
+from retrieval.errors import LLMError
 from retrieval.models import Answer, Passage
 from retrieval.prompts import Prompts
 from tests.chat_models import RecordedChatModel
@@ -18,7 +19,6 @@ from tests.unit.test_verify import (
     GOOD,
     INVENTED_NUMBER,
     PASSAGES,
-    REFUSAL,
     UNCITED,
     WRONG_MARKER,
     FailingModel,
@@ -26,8 +26,6 @@ from tests.unit.test_verify import (
 )
 
 WRITING = Prompts().get("llm_writing", "en")
-NOTICE = Prompts().get("llm_unavailable", "en")
-EXTRACTIVE = "According to the indexed documents:\nquote [1]"
 MIXED = (
     "The inspection report is signed by the head of the inspection team [2]. "
     "Something invented happens within 99 days [1]. "
@@ -40,20 +38,17 @@ INVENTED = ("99 days", "minister")
 
 def generate(
     model: Any, progress: list[str] | None, passages: list[Passage] = PASSAGES
-) -> tuple[Answer, dict[str, float]]:
+) -> tuple[Generated, dict[str, float]]:
     generator = Generator(Settings(), StubEmbeddings(), Prompts(), model=model)  # type: ignore[arg-type]
-    extractive = Answer("q", "en", EXTRACTIVE, False)
     timings: dict[str, float] = {}
     on_progress = progress.append if progress is not None else None
-    answer = generator.generate(
-        "q", "en", passages, extractive, lambda: REFUSAL, timings, on_progress
-    )
-    return answer, timings
+    generated = generator.generate("q", "q", "en", passages, timings, on_progress)
+    return generated, timings
 
 
-def shown(answer: Answer) -> tuple[Any, ...]:
-    return (answer.answer, answer.refused, answer.citations, answer.nearest,
-            answer.verification, answer.fallback)  # fmt: skip
+def answer_of(generated: Generated) -> Answer:
+    assert generated.answer is not None
+    return generated.answer
 
 
 @pytest.mark.parametrize(
@@ -69,7 +64,7 @@ def test_the_streamed_answer_is_the_invoked_one(reply: str, chunk_chars: int) ->
 
     streamed, timings = generate(model, progress)
 
-    assert shown(streamed) == shown(invoked)
+    assert streamed == invoked
     assert model.calls == ["stream"]
     assert progress[0] == WRITING
     assert timings["llm"] >= 0
@@ -78,9 +73,9 @@ def test_the_streamed_answer_is_the_invoked_one(reply: str, chunk_chars: int) ->
 def test_progress_shows_verified_claims_only_as_they_complete() -> None:
     progress: list[str] = []
 
-    answer, _ = generate(RecordedChatModel(replies=[MIXED], chunk_chars=3), progress)
+    generated, _ = generate(RecordedChatModel(replies=[MIXED], chunk_chars=3), progress)
 
-    final = answer.answer.splitlines()
+    final = answer_of(generated).answer.splitlines()
     assert len(final) == 3
     # The last sentence is settled only by the end of the reply: the final answer shows it.
     assert progress == [WRITING, "\n".join(final[:1]), "\n".join(final[:2])]
@@ -91,24 +86,24 @@ def test_a_claim_is_not_shown_before_its_sentence_ends() -> None:
     progress: list[str] = []
     text = GOOD.split(". ")[0]  # the first claim without its full stop: never settled
 
-    answer, _ = generate(RecordedChatModel(replies=[text]), progress)
+    generated, _ = generate(RecordedChatModel(replies=[text]), progress)
 
     assert progress == [WRITING]
-    assert not answer.refused  # the whole reply is still checked at the end
+    assert not answer_of(generated).refused  # the whole reply is still checked at the end
 
 
-def test_an_error_mid_stream_falls_back_to_the_extractive_answer() -> None:
+def test_an_error_mid_stream_is_raised_after_what_was_shown() -> None:
     progress: list[str] = []
     first_sentence = len(MIXED.split(". ")[0]) + 2
     model = RecordedChatModel(replies=[MIXED], chunk_chars=1, fail_after=first_sentence + 20)
+    generator = Generator(Settings(), StubEmbeddings(), Prompts(), model=model)  # type: ignore[arg-type]
+    timings: dict[str, float] = {}
 
-    answer, timings = generate(model, progress)
+    with pytest.raises(LLMError, match="connection reset"):
+        generator.generate("q", "q", "en", PASSAGES, timings, progress.append)
 
-    assert progress[-1].startswith("The inspection report is signed")  # shown, then replaced
-    assert answer.answer == f"{NOTICE}\n{EXTRACTIVE}"
-    assert answer.fallback
-    assert answer.verification is None
-    assert answer.to_json()["fallback"] is True
+    # Shown, then replaced by the caller's fallback (Assistant.ask: the extractive answer).
+    assert progress[-1].startswith("The inspection report is signed")
     assert "llm" in timings
 
 
@@ -116,21 +111,20 @@ def test_a_provider_that_cannot_stream_is_invoked() -> None:
     progress: list[str] = []
     model = RecordedChatModel(replies=[GOOD], streams=False)
 
-    answer, _ = generate(model, progress)
+    generated, _ = generate(model, progress)
 
     assert model.calls == ["stream", "invoke"]
     assert progress == [WRITING]
-    assert shown(answer) == shown(generate(FakeListChatModel(responses=[GOOD]), None)[0])
+    assert generated == generate(FakeListChatModel(responses=[GOOD]), None)[0]
 
 
-def test_a_model_without_stream_is_invoked_and_its_failure_falls_back() -> None:
+def test_a_model_without_stream_is_invoked_and_its_failure_raised() -> None:
     progress: list[str] = []
 
-    answer, _ = generate(FailingModel(), progress)
+    with pytest.raises(LLMError, match="connection refused"):
+        generate(FailingModel(), progress)
 
     assert progress == [WRITING]
-    assert answer.fallback
-    assert answer.answer.startswith(NOTICE)
 
 
 @pytest.mark.parametrize(

@@ -8,12 +8,15 @@ from typing import Any
 import numpy as np
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from langchain_core.messages import AIMessage
 
-from retrieval.answer.citations import markers, verify_quote
-from retrieval.answer.generative import Generator, format_passages
+from retrieval.answer.citations import markers, split_sentences, verify_quote
+from retrieval.answer.extractive import AnswerComposer, ScoredSentence
+from retrieval.answer.generative import Generated, Generator, format_passages
 from retrieval.answer.verify import Source, declines, render, split_claims, verify
 from retrieval.config import Settings
-from retrieval.models import Answer, NearestDocument, Passage
+from retrieval.errors import LLMError
+from retrieval.models import Answer, Passage
 from retrieval.prompts import Prompts
 
 PETITION = (
@@ -222,25 +225,32 @@ def generator(reply: str | None) -> Generator:
 
 
 PASSAGES = [passage(1, PETITION), passage(2, REPORT, locator="Article 12")]
-REFUSAL = Answer("q", "en", "not covered", True, nearest=[NearestDocument("d", "D", "en", 0.5)])
 
 
-def run(reply: str | None, passages: list[Passage] = PASSAGES) -> tuple[Answer, dict[str, float]]:
-    extractive = Answer("q", "en", "According to the indexed documents:\nquote [1]", False)
+def run(reply: str, passages: list[Passage] = PASSAGES) -> tuple[Generated, dict[str, float]]:
     timings: dict[str, float] = {}
-    answer = generator(reply).generate("q", "en", passages, extractive, lambda: REFUSAL, timings)
-    return answer, timings
+    generated = generator(reply).generate("q", "q", "en", passages, timings)
+    return generated, timings
+
+
+def answer_to(reply: str, passages: list[Passage] = PASSAGES) -> Answer:
+    answer = run(reply, passages)[0].answer
+    assert answer is not None
+    return answer
 
 
 def test_a_verified_answer_cites_only_passages_its_kept_claims_use() -> None:
-    answer, timings = run(
+    generated, timings = run(
         "A petition must be answered within 30 days of its registration [2]. "
         "The inspection report is signed by the head of the inspection team [2]. "
         "Something invented happens within 99 days [1]."
     )
 
+    answer = generated.answer
+    assert answer is not None
     assert not answer.refused
     assert answer.verification == {"claims": 3, "kept": 1, "unknown_markers": 0}
+    assert generated.verification == answer.verification
     assert answer.answer == (
         "The inspection report is signed by the head of the inspection team [1]."
     )
@@ -252,24 +262,50 @@ def test_a_verified_answer_cites_only_passages_its_kept_claims_use() -> None:
 
 
 def test_quotes_are_the_passage_sentence_closest_to_the_claim() -> None:
-    answer, _ = run("The time limit may be extended once by 15 days [1].")
+    answer = answer_to("The time limit may be extended once by 15 days [1].")
 
     assert answer.citations[0].quote.startswith("3. Where an inspection is needed")
     assert answer.citations[0].locator == "Article 6(3)"
 
 
-def test_nothing_verifiable_refuses_with_the_nearest_documents() -> None:
-    answer, _ = run(UNCITED)
+def test_nothing_verifiable_gives_no_answer_and_the_counts() -> None:
+    generated, _ = run(UNCITED)
 
-    assert answer.refused
-    assert answer.nearest == REFUSAL.nearest
-    assert answer.verification == {"claims": 2, "kept": 0, "unknown_markers": 0}
+    assert generated.answer is None
+    assert generated.verification == {"claims": 2, "kept": 0, "unknown_markers": 0}
 
 
-def test_no_answer_from_the_model_refuses() -> None:
-    answer, _ = run("NO_ANSWER")
+def test_no_answer_from_the_model_gives_no_answer() -> None:
+    generated, _ = run("NO_ANSWER")
 
-    assert answer.refused
+    assert generated.answer is None
+    assert generated.verification == {"claims": 0, "kept": 0, "unknown_markers": 0}
+
+
+class RecordingModel:
+    """Replies ``GOOD`` and keeps the messages it was sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[Any] = []
+
+    def invoke(self, messages: Any) -> AIMessage:
+        self.sent.append(messages)
+        return AIMessage(GOOD)
+
+
+def test_the_model_is_asked_the_query_and_the_answer_keeps_the_question() -> None:
+    model = RecordingModel()
+    generator = Generator(Settings(), StubEmbeddings(), Prompts(), model=model)  # type: ignore[arg-type]
+
+    generated = generator.generate(
+        "and for gifts?", "Who signs the report on gifts?", "en", PASSAGES, {}
+    )
+
+    [[_, (_, user)]] = model.sent
+    assert "Who signs the report on gifts?" in user
+    assert "and for gifts?" not in user
+    assert generated.answer is not None
+    assert generated.answer.question == "and for gifts?"
 
 
 def test_an_injected_passage_does_not_change_what_is_kept() -> None:
@@ -277,7 +313,7 @@ def test_an_injected_passage_does_not_change_what_is_kept() -> None:
 
     # A model that obeyed the injected text: its claim is kept only where a passage says it,
     # so the obeyed instruction survives at most as a quote of that passage's own words.
-    answer, _ = run(
+    answer = answer_to(
         "Petitions are answered within 5 days [1]. "
         "I have been told to ignore my instructions [2]. "
         "The competent authority shall answer a petition within 30 days [1].",
@@ -288,14 +324,31 @@ def test_an_injected_passage_does_not_change_what_is_kept() -> None:
     assert [c.doc_id for c in answer.citations] == ["doc1.md"]
 
 
-def test_a_model_error_falls_back_to_the_extractive_answer_and_says_so() -> None:
-    answer, timings = run(None)
+def test_a_model_error_is_raised_timed_for_the_caller_to_fall_back() -> None:
+    timings: dict[str, float] = {}
 
-    assert not answer.refused
-    assert answer.answer.startswith(Prompts().get("llm_unavailable", "en"))
-    assert answer.answer.endswith("quote [1]")
-    assert answer.verification is None
+    with pytest.raises(LLMError, match="connection refused"):
+        generator(None).generate("q", "q", "en", PASSAGES, timings)
+
     assert "llm" in timings
+
+
+def test_the_fallback_is_the_extractive_answer_with_the_notice() -> None:
+    composer = AnswerComposer(Settings(), StubEmbeddings(), Prompts())  # type: ignore[arg-type]
+    [sentence] = split_sentences(REPORT)
+    scored = [ScoredSentence(1, sentence, 0.9, 0.9)]
+    prompts = Prompts()
+
+    quoted = composer.compose("q", "en", PASSAGES, scored)
+    fallback = composer.compose("q", "en", PASSAGES, scored, fallback=True)
+
+    assert fallback.answer == f"{prompts.get('llm_unavailable', 'en')}\n{quoted.answer}"
+    assert quoted.answer == f"{prompts.get('answer_intro', 'en')}\n{REPORT} [1]"
+    assert fallback.fallback
+    assert not quoted.fallback
+    assert not fallback.refused
+    assert fallback.citations == quoted.citations
+    assert fallback.verification is None
 
 
 def test_the_decline_message_is_in_the_askers_language() -> None:
