@@ -81,10 +81,14 @@ class AnswerComposer:
         return evidence_score(passages)
 
     def select(self, scored: Sequence[ScoredSentence]) -> list[ScoredSentence]:
-        """The best sentence of each top passage, while within ``sentence_margin`` of the best.
+        """The best sentence of each top passage, while close enough to the best of all.
 
         Passages arrive in fused retrieval order, which ranks better than any single
-        sentence score, so each quoted passage contributes its own best sentence.
+        sentence score, so each quoted passage contributes its own best sentence. "Close
+        enough" is a share (``sentence_spread``) of the distance from the best sentence down
+        to the average candidate sentence, not a fixed cosine: models differ in scale (the
+        bundled model's cosines crowd into 0.75-0.9, EmbeddingGemma's spread over 0.2-0.7), so
+        a fixed margin quoting three passages with one model quotes one with another.
         """
         settings = self.settings.answer
         best: dict[int, ScoredSentence] = {}
@@ -94,7 +98,9 @@ class AnswerComposer:
         if not best:
             return []
         top = max(item.score for item in best.values())
-        chosen = [best[i] for i in sorted(best) if best[i].score >= top - settings.sentence_margin]
+        average = sum(item.score for item in scored) / len(scored)
+        cut = top - settings.sentence_spread * max(top - average, 0.0)
+        chosen = [best[i] for i in sorted(best) if best[i].score >= cut]
         return chosen[: settings.max_sentences]
 
     def compose(

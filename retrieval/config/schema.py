@@ -207,11 +207,13 @@ class AnswerSettings(Section):
         "Unset (null): the calibrated value, else 0.785. Never above 'answer_above'.",
     )
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted in an answer.")
-    sentence_margin: float = Field(
-        0.02,
+    sentence_spread: float = Field(
+        0.5,
         ge=0,
         le=1,
-        description="Quote extra sentences only if within this similarity of the best one.",
+        description="Quote a further passage's best sentence only if it is within this share "
+        "of the spread between the best sentence and the average candidate sentence "
+        "(scale-free: the same value suits every embedding model).",
     )
     nearest_documents: int = Field(3, ge=0, le=10, description="Documents listed on refusal.")
     default_language: str = Field("en", description="Language used when detection fails.")
