@@ -207,7 +207,7 @@ async def test_question_is_answered_with_a_citation_of_the_right_document(bot: H
     assert {"📚 Sources", "🌐 Other languages", "👍", "👎"} <= set(labels)
     assert bot.api.calls_of("sendChatAction")  # "typing…" while the assistant worked
     assert bot.api.calls_of("editMessageText") == []  # extractive: one message, not streamed
-    [row] = bot.telegram_bot.audit.rows()
+    [row] = bot.audit.rows()
     assert row["user_id"] == ALICE
     assert row["question"] == ORAL
     assert row["cited_doc_ids"][0] == "ig-2024-07.en.md"
@@ -231,7 +231,7 @@ async def test_unrelated_question_is_refused_politely(bot: Harness) -> None:
     [reply] = await bot.say(ALICE, "What is the recipe for a chocolate cake with strawberries?")
     assert PROMPTS.get("not_covered", "en") in visible(reply)
     assert "📚 Sources" not in buttons(reply)
-    assert bot.telegram_bot.audit.rows()[0]["refused"] is True
+    assert bot.audit.rows()[0]["refused"] is True
 
 
 async def test_closest_passages_are_shown_with_citations_not_as_the_answer(
@@ -254,7 +254,7 @@ async def test_closest_passages_are_shown_with_citations_not_as_the_answer(
     assert PROMPTS.get("bot_closest_header", "en") in shown
     assert f"[1] {TITLE_EN}, Article 3" in shown
     assert "📚 Sources" in buttons(reply)
-    [row] = bot.telegram_bot.audit.rows()
+    [row] = bot.audit.rows()
     assert row["refused"] is True
     assert row["cited_doc_ids"][0] == "ig-2024-07.en.md"
 
@@ -298,7 +298,7 @@ async def test_stranger_is_denied_on_every_update_type_and_learns_nothing(
     for call in api.calls[mark:]:
         if call.method in ("sendMessage", "answerCallbackQuery"):
             assert not any(w in call.params.get("text", "") for w in CORPUS_WORDS)
-    assert [r["user_id"] for r in bot.telegram_bot.audit.rows()] == [ALICE]
+    assert [r["user_id"] for r in bot.audit.rows()] == [ALICE]
 
 
 # -- buttons ------------------------------------------------------------------------------------
@@ -326,7 +326,7 @@ async def test_sources_other_languages_and_feedback_buttons(bot: Harness) -> Non
     [edit] = api.calls_of("editMessageReplyMarkup")
     kept = [b["text"] for row in edit.params["reply_markup"]["inline_keyboard"] for b in row]
     assert kept == ["📚 Sources", "🌐 Other languages"]
-    assert bot.telegram_bot.audit.rows()[0]["feedback"] == 1
+    assert bot.audit.rows()[0]["feedback"] == 1
 
     bruno, bruno_chat = bot.chat(BRUNO)  # a forged vote on Alice's row is not recorded
     api.push_update(u.callback(alice, answer, data["👎"]))
@@ -337,7 +337,7 @@ async def test_sources_other_languages_and_feedback_buttons(bot: Harness) -> Non
         unknown,
         unknown,
     ]
-    assert bot.telegram_bot.audit.rows()[0]["feedback"] == 1
+    assert bot.audit.rows()[0]["feedback"] == 1
 
 
 async def test_inline_mode_offers_top_passages(bot: Harness) -> None:
@@ -450,7 +450,7 @@ async def test_thirty_users_at_once_each_get_exactly_one_answer(bot: Harness) ->
     for user_id in BURST:
         [reply] = bot.api.sent_to(user_id)
         assert "[1]" in visible(reply) or PROMPTS.get("not_covered", "en") in visible(reply)
-    assert len(bot.telegram_bot.audit.rows()) == len(BURST)
+    assert len(bot.audit.rows()) == len(BURST)
 
 
 async def test_flood_control_429_is_waited_out_and_the_answer_delivered(bot: Harness) -> None:
@@ -598,7 +598,7 @@ async def test_an_llm_answer_is_streamed_into_one_message_verified_claims_only(
     for text in shown[1:]:  # progress is a beginning of the answer's own verified lines
         assert answer.startswith(text)
     assert bot.api.messages[(ALICE, message_id)]["text"] == answer
-    [row] = bot.telegram_bot.audit.rows()
+    [row] = bot.audit.rows()
     assert row["refused"] is False
     assert set(row["cited_doc_ids"]) == {"ig-2024-07.en.md"}
 
