@@ -24,18 +24,13 @@ from numpy.typing import NDArray
 
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
-from retrieval.models import Document, Passage, with_header
+from retrieval.models import Document, Passage, doc_id_of, version_of, with_header
 from retrieval.search.fusion import Candidate, SearchFilters, fuse
 from retrieval.store.index import VECTOR_KEY, VectorStore
 from retrieval.store.lexical import LexicalDocument, LexicalIndex
 from retrieval.versions import in_force, lexical_window
 
 SYNC_BATCH = 64  # documents per lexical transaction when rebuilding the cache from Chroma
-
-
-def _version_of(chunk_id: str) -> str:
-    parts = chunk_id.split("::")
-    return parts[-2] if len(parts) >= 3 else ""
 
 
 class Searcher:
@@ -55,7 +50,9 @@ class Searcher:
         self._revision: str | None = None
         self._manifest: dict[str, Document] = {}
         self._lock = threading.RLock()
-        self._vectors: OrderedDict[str, tuple[list[str], NDArray[np.float32]]] = OrderedDict()
+        self._vectors: OrderedDict[tuple[str, str], tuple[list[str], NDArray[np.float32]]] = (
+            OrderedDict()
+        )
         self._dense_centroids: dict[str, NDArray[np.float32]] = {}
         # Derived from the manifest at refresh, so a query never scans it.
         self._languages_all: list[str] = []
@@ -165,7 +162,7 @@ class Searcher:
         """The chunk's version is the manifest's and, with ``filters.as_of``, in force then
         (checked here too: the store's filters may predate a derived end date)."""
         doc = self._manifest.get(doc_id)
-        if doc is None or doc.version != _version_of(chunk_id):
+        if doc is None or doc.version != version_of(chunk_id):
             return False
         if filters is None or filters.as_of is None:
             return True
@@ -221,7 +218,7 @@ class Searcher:
                 query, language, limit, doc_ids, in_language=filters.language,
                 valid_on=valid_on, drafts=filters.include_drafts,
             ):  # fmt: skip
-                doc_id = chunk_id.split("::")[0]
+                doc_id = doc_id_of(chunk_id)
                 if not self._live(chunk_id, doc_id, filters):
                     continue
                 rank += 1
@@ -243,12 +240,12 @@ class Searcher:
                     valid_on=filters.valid_on if lang in excluded else None,
                     drafts=filters.include_drafts,
                 ):  # fmt: skip
-                    if self._live(chunk_id, chunk_id.split("::")[0], filters):
+                    if self._live(chunk_id, doc_id_of(chunk_id), filters):
                         latent_hits.append((score - offset, chunk_id))
             latent_hits.sort(reverse=True)
             for rank, (_, chunk_id) in enumerate(latent_hits[:limit], start=1):
                 candidate = candidates.setdefault(
-                    chunk_id, Candidate(chunk_id, chunk_id.split("::")[0])
+                    chunk_id, Candidate(chunk_id, doc_id_of(chunk_id))
                 )
                 candidate.latent_rank = rank
             timings["latent"] = (time.perf_counter() - start) * 1000
@@ -307,7 +304,7 @@ class Searcher:
         return self._groups.get(doc.group_id or doc_id, [])
 
     def _chunk_vectors(self, doc: Document) -> tuple[list[str], NDArray[np.float32]]:
-        key = f"{doc.doc_id}::{doc.version}"
+        key = (doc.doc_id, doc.version)
         with self._lock:
             if key in self._vectors:
                 self._vectors.move_to_end(key)
@@ -394,7 +391,7 @@ class Searcher:
     def translations_of(self, chunk_id: str) -> list[Passage]:
         """The passage ``chunk_id`` in each other language version of its document."""
         self.refresh()
-        doc = self._manifest.get(chunk_id.split("::")[0])
+        doc = self._manifest.get(doc_id_of(chunk_id))
         if doc is None or not self._live(chunk_id, doc.doc_id):
             return []
         result = []

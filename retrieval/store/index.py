@@ -42,7 +42,7 @@ from langchain_chroma import Chroma
 
 from retrieval.embedding.encoders import EmbeddingModel, require_model
 from retrieval.errors import StoreError
-from retrieval.models import Document
+from retrieval.models import Document, chunk_ids
 from retrieval.store.chroma_client import connect, reconnect
 
 if TYPE_CHECKING:
@@ -70,11 +70,6 @@ def _document_from(doc_id: str, metadata: Mapping[str, Any]) -> Document:
 
 
 VECTOR_KEY = "_vector"  # get_chunks(with_vectors=True) puts the stored vector here
-
-
-def chunk_ids(doc_id: str, version: str, count: int) -> list[str]:
-    """Every chunk id of one document version (``Chunk.chunk_id`` numbers them from 0)."""
-    return [f"{doc_id}::{version}::{i}" for i in range(count)]
 
 
 def _language_slug(language: str) -> str:
