@@ -26,7 +26,8 @@ from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.models import Document, Passage, doc_id_of, version_of, with_header
 from retrieval.search.fusion import Candidate, SearchFilters, fuse
-from retrieval.store.index import VECTOR_KEY, VectorStore
+from retrieval.store.chunk_collections import VECTOR_KEY
+from retrieval.store.index import VectorStore
 from retrieval.store.lexical import LexicalDocument, LexicalIndex
 from retrieval.versions import in_force, lexical_window
 

@@ -344,8 +344,10 @@ def test_crash_after_the_commit_leaves_the_new_version_and_sweeps_the_old_later(
 ) -> None:
     old = next(d for d in ingested.documents() if d.doc_id == "vehicles.md")
     (corpus / "vehicles.md").write_text(VEHICLES_EDITED, encoding="utf-8")
-    records = ingested.store._records("en")
-    monkeypatch.setattr(ingested.store, "_records", lambda *a, **k: CrashOnChunkDelete(records))
+    records = ingested.store.chunks._records("en")
+    monkeypatch.setattr(
+        ingested.store.chunks, "_records", lambda *a, **k: CrashOnChunkDelete(records)
+    )
 
     with pytest.raises(KeyboardInterrupt):
         ingested.ingest([corpus], progress=False)
@@ -377,7 +379,7 @@ def test_an_index_of_the_single_collection_layout_is_migrated_without_re_embeddi
     before = ingested.store.chunks_of(gifts, with_vectors=True)
     legacy = client.create_collection("regula_chunks", embedding_function=None)
     for language in ingested.store.chunk_languages():
-        got = ingested.store._records(language).get(
+        got = ingested.store.chunks._records(language).get(
             include=["embeddings", "documents", "metadatas"]
         )
         legacy.add(
