@@ -116,7 +116,7 @@ def calibrate(
 ) -> CalibrationReport:
     """Measure the corpus, store the thresholds with the index and return what was found."""
     started = time.perf_counter()
-    manifest = assistant.searcher.refresh(force=True)
+    manifest = assistant.refresh(force=True)
     revision = assistant.store.revision()
     groups = {_group(d) for d in manifest.values()}
     if len(groups) < 2:

@@ -270,7 +270,7 @@ def test_crash_before_the_manifest_commit_leaves_no_half_document(
     with pytest.raises(KeyboardInterrupt):
         assistant.ingest([corpus], progress=False)  # gifts.md commits, leave.md dies
     monkeypatch.undo()
-    assistant.searcher.refresh(force=True)
+    assistant.refresh(force=True)
 
     assert [d.doc_id for d in assistant.documents()] == ["gifts.md"]
     assert len(chunk_ids_of(assistant, "leave.md")) == 2  # written, but never made live
@@ -352,7 +352,7 @@ def test_crash_after_the_commit_leaves_the_new_version_and_sweeps_the_old_later(
     with pytest.raises(KeyboardInterrupt):
         ingested.ingest([corpus], progress=False)
     monkeypatch.undo()
-    ingested.searcher.refresh(force=True)
+    ingested.refresh(force=True)
 
     new = next(d for d in ingested.documents() if d.doc_id == "vehicles.md")
     assert new.version != old.version  # committed
