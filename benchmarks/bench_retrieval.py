@@ -62,7 +62,9 @@ REAL_ARTICLES = 10  # 11 chunks per document (title + 10 articles)
 # Larger scales: 61 chunks per document. Every document costs four small Chroma writes (~25 ms
 # each here) besides its chunks, so longer documents keep the 100k build near 10 minutes.
 DERIVED_ARTICLES = 60
-LEXICAL_BATCH = 64  # documents per lexical transaction in a derived build (as SYNC_BATCH)
+LEXICAL_BATCH = (
+    64  # documents per lexical transaction in a derived build (as lexical_sync.SYNC_BATCH)
+)
 COMPONENTS = ("embed", "dense", "lexical", "latent", "fusion", "answer", "total")
 
 
@@ -236,7 +238,7 @@ def _build_derived(scale: int, out: Path, embeddings: E5Embeddings) -> dict[str,
     started = time.perf_counter()
     chunks_total = documents = 0
     index = 0
-    # Lexical rows go in batches of documents, as Searcher.refresh rebuilds them from Chroma
+    # Lexical rows go in batches of documents, as Assistant.refresh rebuilds them from Chroma
     # (one commit per document rewrites the touched postings pages every time).
     # The lexical batch is written on a second thread while Chroma takes the next documents
     # (SQLite and Chroma's Rust core release the GIL), as two cores allow.
@@ -295,7 +297,7 @@ def _build_derived(scale: int, out: Path, embeddings: E5Embeddings) -> dict[str,
 def _settle(data_dir: Path) -> None:
     """Open the index once so a lexical cache of an older layout is rebuilt before timing."""
     assistant = open_assistant(data_dir, E5Embeddings())
-    assistant.searcher.refresh()
+    assistant.refresh()
     assistant.close()
 
 
@@ -332,7 +334,7 @@ def cmd_query(args: argparse.Namespace) -> None:
     for mode in args.modes.split(","):
         assistant = open_assistant(data_dir, embeddings, mode=mode)
         started = time.perf_counter()
-        assistant.searcher.refresh()
+        assistant.refresh()
         results.setdefault("open_s", {})[mode] = round(time.perf_counter() - started, 2)
         # Warm-up: every question once, so the sentence vectors of the passages they cite are
         # in the data dir's cache (a passage cited for the first time costs ~0.5-1.5 s more;

@@ -265,7 +265,7 @@ def main() -> None:
         "`Answer.timings_ms`. `embed` is the question's dense embedding plus language "
         "detection (total minus the timed steps; "
         "`latent` includes encoding the question's latent terms). `open s`: first "
-        "`Searcher.refresh` (manifest, centroids, lexical sync) in that process.\n",
+        "`Assistant.refresh` (manifest, centroids, lexical sync) in that process.\n",
         query_rows(queries) if queries else "(not run)",
         "\nWarm-up round (each question once, passages cited for the first time embed their "
         "sentences into the data dir's cache), `answer` p50 ms: "

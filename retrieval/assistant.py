@@ -41,6 +41,7 @@ from retrieval.search.fusion import SearchFilters
 from retrieval.search.searcher import Searcher
 from retrieval.store.index import VectorStore
 from retrieval.store.lexical import LexicalIndex
+from retrieval.store.lexical_sync import LexicalSync
 from retrieval.store.ownership import owned
 from retrieval.versions import annotate, history, today
 
@@ -69,6 +70,7 @@ class Assistant:
         self.store = store
         self.lexical = lexical
         self.searcher = Searcher(settings, store, lexical, embeddings)
+        self.lexical_sync = LexicalSync(store, lexical)
         self.ingestor = Ingestor(settings, store, lexical, embeddings)
         self.composer = AnswerComposer(settings, embeddings, prompts)
         self.generator = (
@@ -95,6 +97,15 @@ class Assistant:
             data_dir / "lexical.sqlite3", settings.retrieval.latent_postings_per_term
         )
         return cls(settings, embeddings, store, lexical, prompts or default_prompts())
+
+    def refresh(self, force: bool = False) -> dict[str, Document]:
+        """The manifest, reloaded when another writer committed (``force``: after our own
+        writes), with this worker's lexical cache brought in step with it before any search:
+        another worker's commit, or a deleted cache file, is rebuilt from Chroma here."""
+        self.searcher.refresh(force)
+        revision, manifest = self.searcher.loaded()
+        self.lexical_sync.follow(revision, manifest, force)
+        return manifest
 
     # -- questions ----------------------------------------------------------------------------
     def detect_language(self, text: str) -> str:
@@ -152,7 +163,7 @@ class Assistant:
                 if self.generator is not None
                 else f"{context.strip()} {question}"
             )
-        self.searcher.refresh()  # an index built by another embedding model fails here, first
+        self.refresh()  # an index built by another embedding model fails here, first
         step = time.perf_counter()
         query_vector = self.embeddings.embed_query_vector(query)
         timings["embed"] = (time.perf_counter() - step) * 1000
@@ -269,18 +280,20 @@ class Assistant:
     def search(self, query: str, *, k: int = 5, language: str | None = None) -> list[Passage]:
         """Top passages without composing an answer (inline lookup)."""
         in_force = SearchFilters(as_of=today())
+        self.refresh()
         return self.searcher.search(query, language or self.detect_language(query), k, in_force)
 
     def translations_of(self, chunk_id: str) -> list[Passage]:
+        self.refresh()
         return self.searcher.translations_of(chunk_id)
 
     # -- corpus -------------------------------------------------------------------------------
     def documents(self) -> list[Document]:
-        return sorted(self.searcher.refresh().values(), key=lambda d: d.doc_id)
+        return sorted(self.refresh().values(), key=lambda d: d.doc_id)
 
     def history(self, work: str) -> list[Document]:
         """Every version of ``work`` (translations included), oldest first."""
-        return history(work, self.searcher.refresh())
+        return history(work, self.refresh())
 
     def ingest(
         self,
@@ -292,7 +305,7 @@ class Assistant:
     ) -> IngestReport:
         """Index ``paths``; ``rebuild`` first empties the index, so everything is re-embedded."""
         report = self.ingestor.ingest(paths, prune=prune, progress=progress, rebuild=rebuild)
-        self.searcher.refresh(force=True)
+        self.refresh(force=True)
         return report
 
     def ingest_bytes(
@@ -313,7 +326,7 @@ class Assistant:
         report = self.ingestor.ingest_bytes(
             data, safe, self.settings.storage.data_dir / "uploads" / safe
         )
-        self.searcher.refresh(force=True)
+        self.refresh(force=True)
         return report
 
     def reindex(self) -> IngestReport:
@@ -332,12 +345,12 @@ class Assistant:
         ]
         report = self.ingestor.ingest_sources(sources, prune=True, progress=False)
         report.foreign = len(documents) - len(mine)
-        self.searcher.refresh(force=True)
+        self.refresh(force=True)
         return report
 
     def forget(self, doc_id: str) -> bool:
         removed = self.ingestor.forget(doc_id)
-        self.searcher.refresh(force=True)
+        self.refresh(force=True)
         return removed
 
     def stats(self) -> dict[str, Any]:

@@ -20,10 +20,11 @@ import datetime as dt
 import re
 import unicodedata
 
+from retrieval.models import CHUNK_ID_SEPARATOR
+
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _SURROGATES = re.compile(r"[\ud800-\udfff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-CHUNK_SEPARATOR = "::"
 
 # ISO 639-1, then 639-2/T, 639-2/B (when different) and names (English, then native).
 _LANGUAGES = """
@@ -140,14 +141,14 @@ def clean_text(text: str) -> str:
 
 def _escape(match: re.Match[str]) -> str:
     char = match.group()
-    if char == CHUNK_SEPARATOR:
+    if char == CHUNK_ID_SEPARATOR:
         return "%3A%3A"
     # a byte of a file name that was not UTF-8 comes back as itself; other surrogates as UTF-8
     errors = "surrogateescape" if "\udc80" <= char <= "\udcff" else "surrogatepass"
     return "".join(f"%{b:02X}" for b in char.encode("utf-8", errors))
 
 
-_UNSAFE = re.compile(r"::|:$|[\x00-\x1f\x7f]|[\ud800-\udfff]")
+_UNSAFE = re.compile(re.escape(CHUNK_ID_SEPARATOR) + r"|:$|[\x00-\x1f\x7f]|[\ud800-\udfff]")
 
 
 def safe_doc_id(doc_id: str) -> str:

@@ -64,6 +64,32 @@ class Document:
     """Set when another document claims the same version: the one answered from instead."""
 
 
+CHUNK_ID_SEPARATOR = "::"
+"""Joins the parts of a chunk id; ``retrieval.hygiene.safe_doc_id`` keeps it out of doc ids."""
+
+
+def make_chunk_id(doc_id: str, version: str, index: int) -> str:
+    """``doc::version::i``: the version in the id lets a re-ingest write a new version's
+    chunks beside the live ones, never over them."""
+    return CHUNK_ID_SEPARATOR.join((doc_id, version, str(index)))
+
+
+def chunk_ids(doc_id: str, version: str, count: int) -> list[str]:
+    """Every chunk id of one document version, in reading order (numbered from 0)."""
+    return [make_chunk_id(doc_id, version, i) for i in range(count)]
+
+
+def doc_id_of(chunk_id: str) -> str:
+    """The document part of a chunk id."""
+    return chunk_id.split(CHUNK_ID_SEPARATOR)[0]
+
+
+def version_of(chunk_id: str) -> str:
+    """The version part of a chunk id ("" for an id without one)."""
+    parts = chunk_id.split(CHUNK_ID_SEPARATOR)
+    return parts[-2] if len(parts) >= 3 else ""
+
+
 def with_header(header: str, text: str) -> str:
     """What is embedded and lexically indexed for a chunk: its context header, then its text."""
     return f"{header}\n{text}" if header else text
@@ -88,8 +114,8 @@ class Chunk:
         return with_header(self.header, self.text)
 
     def chunk_id(self, version: str) -> str:
-        """Chunk ids carry the document version so a re-ingest never overwrites live chunks."""
-        return f"{self.doc_id}::{version}::{self.index}"
+        """This chunk's id in ``version`` of its document (``make_chunk_id``)."""
+        return make_chunk_id(self.doc_id, version, self.index)
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ class ChangeWatcher:
         revision = await asyncio.to_thread(self.assistant.store.revision)
         if revision == self._seen:
             return 0
-        manifest = await asyncio.to_thread(self.assistant.searcher.refresh)  # reopens if foreign
+        manifest = await asyncio.to_thread(self.assistant.refresh)  # reopens if foreign
         sent = 0
         for row in self.audit.with_citations(pending=True):
             found = changes(row["cited_versions"], manifest)

@@ -27,9 +27,8 @@ from retrieval.answer.citations import split_sentences
 from retrieval.answer.refusal import Calibration, pick_thresholds, quantile
 from retrieval.errors import RegulaError
 from retrieval.evaluation import load_qa
-from retrieval.models import Document
+from retrieval.models import Document, chunk_ids, doc_id_of
 from retrieval.search.fusion import SearchFilters
-from retrieval.store.index import chunk_ids
 
 if TYPE_CHECKING:
     from retrieval.assistant import Assistant
@@ -93,7 +92,7 @@ def pseudo_questions(
         if not sentences:
             continue
         words = rng.choice(sentences).split()[:PSEUDO_WORDS]
-        doc_id = chunk_id.split("::")[0]
+        doc_id = doc_id_of(chunk_id)
         language = str(metadata.get("language") or manifest[doc_id].language)
         questions.append(PseudoQuestion(" ".join(words), doc_id, language))
     return questions
@@ -117,7 +116,7 @@ def calibrate(
 ) -> CalibrationReport:
     """Measure the corpus, store the thresholds with the index and return what was found."""
     started = time.perf_counter()
-    manifest = assistant.searcher.refresh(force=True)
+    manifest = assistant.refresh(force=True)
     revision = assistant.store.revision()
     groups = {_group(d) for d in manifest.values()}
     if len(groups) < 2:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from retrieval.language import normalize_digits
-from retrieval.store.lexical import tokenize
+from retrieval.tokens import tokenize
 
 _MARKER_RE = re.compile(r"\s*\[(\d+)\]")
 _CLAIM_BOUNDARY = re.compile(r"(?<=[.!?؟。])\s+|\n+")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from retrieval.config import RetrievalSettings
 from retrieval.hygiene import iso_date
+from retrieval.models import Document
 from retrieval.versions import day_number
 
 
@@ -35,6 +37,25 @@ class SearchFilters:
     def valid_on(self) -> int | None:
         """``as_of`` as a day number (what the chunk metadata and lexical index store)."""
         return day_number(self.as_of) if self.as_of else None
+
+    def documents_allowed(self, manifest: Mapping[str, Document]) -> list[str] | None:
+        """Documents of ``manifest`` allowed by the document and date filters (``None``: all).
+
+        The language filter is not applied here: the lexical index filters by language in
+        SQL, so the common per-language query builds no list that grows with the corpus.
+        """
+        if not (self.doc_ids or self.date_from or self.date_to):
+            return None
+        keep = []
+        for doc_id, doc in manifest.items():
+            if self.doc_ids and doc_id not in self.doc_ids:
+                continue
+            if self.date_from and (not doc.date or doc.date < self.date_from):
+                continue
+            if self.date_to and (not doc.date or doc.date > self.date_to):
+                continue
+            keep.append(doc_id)
+        return keep
 
     def chroma_where(self, validity: bool = True) -> dict[str, Any] | None:
         """The document, date and as-of restrictions as a Chroma filter (the language picks

@@ -11,6 +11,9 @@ to 0.95 (seeds) and 0.63 to 0.83 (sample corpus). Then translations of one passa
 collapsed into one result, shown in the asker's language when that version exists, with the
 other languages listed. Passages of a version that is not live (a crashed or superseded
 ingest) are dropped here, which is what makes a document visible whole or not at all.
+
+Search only reads: the lexical cache it queries is brought in step with the manifest by
+``retrieval.store.lexical_sync``, which ``Assistant.refresh`` runs before searching.
 """
 
 from __future__ import annotations
@@ -24,18 +27,12 @@ from numpy.typing import NDArray
 
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
-from retrieval.models import Document, Passage, with_header
+from retrieval.models import Document, Passage, doc_id_of, version_of
 from retrieval.search.fusion import Candidate, SearchFilters, fuse
-from retrieval.store.index import VECTOR_KEY, VectorStore
-from retrieval.store.lexical import LexicalDocument, LexicalIndex
-from retrieval.versions import in_force, lexical_window
-
-SYNC_BATCH = 64  # documents per lexical transaction when rebuilding the cache from Chroma
-
-
-def _version_of(chunk_id: str) -> str:
-    parts = chunk_id.split("::")
-    return parts[-2] if len(parts) >= 3 else ""
+from retrieval.store.chunk_collections import VECTOR_KEY
+from retrieval.store.index import VectorStore
+from retrieval.store.lexical import LexicalIndex
+from retrieval.versions import in_force
 
 
 class Searcher:
@@ -55,16 +52,21 @@ class Searcher:
         self._revision: str | None = None
         self._manifest: dict[str, Document] = {}
         self._lock = threading.RLock()
-        self._vectors: OrderedDict[str, tuple[list[str], NDArray[np.float32]]] = OrderedDict()
+        self._vectors: OrderedDict[tuple[str, str], tuple[list[str], NDArray[np.float32]]] = (
+            OrderedDict()
+        )
         self._dense_centroids: dict[str, NDArray[np.float32]] = {}
         # Derived from the manifest at refresh, so a query never scans it.
         self._languages_all: list[str] = []
         self._groups: dict[str, list[Document]] = {}
         self._excluded: dict[tuple[str, bool], set[str]] = {}
 
-    # -- manifest and lexical consistency ---------------------------------------------------
+    # -- the manifest ------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> dict[str, Document]:
-        """Reload the manifest when another writer committed; resync the lexical cache."""
+        """Reload the manifest when another writer committed (``force``: after our own writes).
+
+        Only reads: keeping the lexical cache in step is ``retrieval.store.lexical_sync``'s
+        job, which ``Assistant.refresh`` runs after this."""
         with self._lock:
             revision = self.store.revision()
             if not force and self._revision is not None and revision != self._revision:
@@ -74,9 +76,13 @@ class Searcher:
                 self._manifest = self.store.manifest()
                 self._revision = revision
                 self._index_manifest()
-                self._sync_lexical()
                 self._compute_centroids()
             return self._manifest
+
+    def loaded(self) -> tuple[str | None, dict[str, Document]]:
+        """The revision and the manifest of the last reload, read together."""
+        with self._lock:
+            return self._revision, self._manifest
 
     def _index_manifest(self) -> None:
         """Languages and translation groups of the manifest, for per-query lookups."""
@@ -124,39 +130,6 @@ class Searcher:
     def _languages(self, filters: SearchFilters) -> list[str]:
         return [filters.language] if filters.language else self._languages_all
 
-    def _sync_lexical(self) -> None:
-        """Make the lexical cache match the manifest, rebuilding what differs from Chroma."""
-        lexical_versions = self.lexical.versions()
-        stale = [d for d in lexical_versions if d not in self._manifest]
-        self.lexical.remove_documents(stale)
-        windows = self.lexical.windows()
-        moved = {
-            doc_id: lexical_window(doc) for doc_id, doc in self._manifest.items()
-            if doc_id in windows and windows[doc_id] != lexical_window(doc)
-        }  # fmt: skip
-        self.lexical.set_windows(moved)  # another process derived a new end date
-        missing = [
-            doc for doc_id, doc in self._manifest.items()
-            if lexical_versions.get(doc_id) != doc.version
-        ]  # fmt: skip
-        for start in range(0, len(missing), SYNC_BATCH):
-            batch = []
-            for doc in missing[start : start + SYNC_BATCH]:
-                got = self.store.chunks_of(doc)
-                rows = [
-                    (chunk_id, with_header(str((m or {}).get("header", "")), text))
-                    for chunk_id, text, m in zip(
-                        got["ids"], got["documents"], got["metadatas"], strict=True
-                    )
-                ]
-                latent = [str((m or {}).get("latent", "")) for m in got["metadatas"]]
-                batch.append(
-                    LexicalDocument(
-                        doc.doc_id, doc.version, doc.language, rows, latent, lexical_window(doc)
-                    )
-                )
-            self.lexical.replace_documents(batch)
-
     @property
     def manifest(self) -> dict[str, Document]:
         return self._manifest
@@ -165,7 +138,7 @@ class Searcher:
         """The chunk's version is the manifest's and, with ``filters.as_of``, in force then
         (checked here too: the store's filters may predate a derived end date)."""
         doc = self._manifest.get(doc_id)
-        if doc is None or doc.version != _version_of(chunk_id):
+        if doc is None or doc.version != version_of(chunk_id):
             return False
         if filters is None or filters.as_of is None:
             return True
@@ -214,14 +187,14 @@ class Searcher:
 
         if mode in ("hybrid", "lexical"):
             start = time.perf_counter()
-            doc_ids = self._filtered_doc_ids(filters)
+            doc_ids = filters.documents_allowed(self._manifest)
             rank = 0
             valid_on = filters.valid_on if self._excluded_languages(filters) else None
             for chunk_id, _score in self.lexical.search(
                 query, language, limit, doc_ids, in_language=filters.language,
                 valid_on=valid_on, drafts=filters.include_drafts,
             ):  # fmt: skip
-                doc_id = chunk_id.split("::")[0]
+                doc_id = doc_id_of(chunk_id)
                 if not self._live(chunk_id, doc_id, filters):
                     continue
                 rank += 1
@@ -232,7 +205,7 @@ class Searcher:
         if mode in ("hybrid", "latent"):
             start = time.perf_counter()
             ((features, weights),) = self.embeddings.latent_terms([query])
-            doc_ids = self._filtered_doc_ids(filters)
+            doc_ids = filters.documents_allowed(self._manifest)
             latent_hits: list[tuple[float, str]] = []
             offsets = self.lexical.latent_offsets(features.tolist(), weights.tolist())
             excluded = self._excluded_languages(filters)
@@ -243,12 +216,12 @@ class Searcher:
                     valid_on=filters.valid_on if lang in excluded else None,
                     drafts=filters.include_drafts,
                 ):  # fmt: skip
-                    if self._live(chunk_id, chunk_id.split("::")[0], filters):
+                    if self._live(chunk_id, doc_id_of(chunk_id), filters):
                         latent_hits.append((score - offset, chunk_id))
             latent_hits.sort(reverse=True)
             for rank, (_, chunk_id) in enumerate(latent_hits[:limit], start=1):
                 candidate = candidates.setdefault(
-                    chunk_id, Candidate(chunk_id, chunk_id.split("::")[0])
+                    chunk_id, Candidate(chunk_id, doc_id_of(chunk_id))
                 )
                 candidate.latent_rank = rank
             timings["latent"] = (time.perf_counter() - start) * 1000
@@ -261,25 +234,6 @@ class Searcher:
         passages = self._collapse_translations(fused, language, k, filters)
         timings["fusion"] = (time.perf_counter() - start) * 1000
         return passages
-
-    def _filtered_doc_ids(self, filters: SearchFilters) -> list[str] | None:
-        """Documents allowed by the document and date filters (``None``: all of them).
-
-        The language filter is not applied here: the lexical index filters by language in
-        SQL, so the common per-language query builds no list that grows with the corpus.
-        """
-        if not (filters.doc_ids or filters.date_from or filters.date_to):
-            return None
-        keep = []
-        for doc_id, doc in self._manifest.items():
-            if filters.doc_ids and doc_id not in filters.doc_ids:
-                continue
-            if filters.date_from and (not doc.date or doc.date < filters.date_from):
-                continue
-            if filters.date_to and (not doc.date or doc.date > filters.date_to):
-                continue
-            keep.append(doc_id)
-        return keep
 
     def _fill_missing(self, candidates: list[Candidate], query_vector: NDArray[np.float32]) -> None:
         """Hits the dense search did not return arrive without text, metadata or a dense score:
@@ -307,7 +261,7 @@ class Searcher:
         return self._groups.get(doc.group_id or doc_id, [])
 
     def _chunk_vectors(self, doc: Document) -> tuple[list[str], NDArray[np.float32]]:
-        key = f"{doc.doc_id}::{doc.version}"
+        key = (doc.doc_id, doc.version)
         with self._lock:
             if key in self._vectors:
                 self._vectors.move_to_end(key)
@@ -394,7 +348,7 @@ class Searcher:
     def translations_of(self, chunk_id: str) -> list[Passage]:
         """The passage ``chunk_id`` in each other language version of its document."""
         self.refresh()
-        doc = self._manifest.get(chunk_id.split("::")[0])
+        doc = self._manifest.get(doc_id_of(chunk_id))
         if doc is None or not self._live(chunk_id, doc.doc_id):
             return []
         result = []

@@ -1,44 +1,33 @@
-"""Lexical (BM25) retrieval over SQLite FTS5, with per-language Snowball stemming.
+"""Lexical (BM25) retrieval over SQLite FTS5.
 
 Dense vectors find paraphrases across languages; this finds exact terms: article numbers,
-form names, amounts, people and company names. Text is case-folded, digits are normalised
-(٢٠٢٤ -> 2024), words are stemmed with the document's language and accents are stripped,
-then stored as a space-joined token string in an FTS5 table.
+form names, amounts, people and company names. Each chunk is stored as the space-joined index
+terms of ``retrieval.tokens.tokenize`` (folded, stemmed in the document's language) in an
+FTS5 table.
 
 FTS5 rather than an in-memory BM25 library: updates are incremental and transactional (a
 document's rows change in one commit, never half), the index lives on disk next to the data,
 and a query touches only the posting lists of its terms, so it does not grow with the corpus.
-This store is a derived cache: Chroma holds the truth and ``sync`` rebuilds what differs.
+The same file holds the latent-term postings (``retrieval.store.latent``), keyed by the same
+chunk rows and written in the same transaction, so this index also hands their queries on.
+It is a derived cache: Chroma holds the truth and ``retrieval.store.lexical_sync`` rebuilds
+what differs.
 """
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import threading
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import Stemmer
-
-from retrieval.language import normalize_digits
 from retrieval.store.latent import SCHEMA as LATENT_SCHEMA
 from retrieval.store.latent import TABLES as LATENT_TABLES
 from retrieval.store.latent import LatentPostings
+from retrieval.tokens import tokenize
 
-_WORD_RE = re.compile(r"\w+")
-_STEMMER_NAMES = {
-    "ar": "arabic", "ca": "catalan", "da": "danish", "de": "german", "el": "greek",
-    "en": "english", "es": "spanish", "eu": "basque", "fi": "finnish", "fr": "french",
-    "ga": "irish", "hi": "hindi", "hu": "hungarian", "hy": "armenian", "id": "indonesian",
-    "it": "italian", "lt": "lithuanian", "ne": "nepali", "nl": "dutch", "no": "norwegian",
-    "pt": "portuguese", "ro": "romanian", "ru": "russian", "sr": "serbian", "sv": "swedish",
-    "ta": "tamil", "tr": "turkish", "uk": "russian", "yi": "yiddish",
-}  # fmt: skip
 # A query term found in more than this share of chunks carries no signal ("the", "of").
 MAX_DOCUMENT_FREQUENCY = 0.35
 # Bump when the tables change: an older cache is dropped and rebuilt from Chroma.
@@ -51,32 +40,6 @@ MAX_DOCUMENT_FREQUENCY = 0.35
 SCHEMA_VERSION = 5
 OPEN_END = 99991231  # retrieval.versions.OPEN_END
 LEGACY_TABLES = ("chunk_vocab", "chunk_terms", "latent_terms", "lexical_docs", "chunks")
-
-
-@cache
-def _stemmer(language: str) -> Any:
-    name = _STEMMER_NAMES.get(language)
-    if name is None or name not in Stemmer.algorithms():
-        return None
-    return Stemmer.Stemmer(name)
-
-
-def _strip_marks(word: str) -> str:
-    if word.isascii():
-        return word
-    decomposed = unicodedata.normalize("NFKD", word)
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
-def tokenize(text: str, language: str) -> list[str]:
-    """Index terms of ``text``: folded, digit-normalised, stemmed, accent-free."""
-    words = _WORD_RE.findall(normalize_digits(unicodedata.normalize("NFC", text)).casefold())
-    words = [w for w in words if len(w) >= 2 or w.isdigit()]
-    stemmer = _stemmer(language)
-    if stemmer is not None:
-        stems = stemmer.stemWords(words)
-        words = [w if w.isdigit() else stem for w, stem in zip(words, stems, strict=True)]
-    return [_strip_marks(w) for w in words]
 
 
 @dataclass(frozen=True)
@@ -108,7 +71,7 @@ class LexicalIndex:
         with self._lock, self._conn:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
-                # A derived cache: drop an older layout, Searcher.refresh rebuilds it from Chroma.
+                # A derived cache: drop an older layout, lexical_sync rebuilds it from Chroma.
                 for table in (*LEGACY_TABLES, *LATENT_TABLES):
                     self._conn.execute(f"DROP TABLE IF EXISTS {table}")
             self._conn.executescript(

@@ -27,7 +27,7 @@ import pytest
 from retrieval.assistant import Assistant
 from retrieval.embedding.encoders import E5Embeddings, EmbeddingModel
 from retrieval.errors import EmbeddingMismatchError
-from retrieval.store.index import MODEL_RECORD
+from retrieval.store.state import MODEL_RECORD
 from testkit import SAMPLE, free_port
 from testkit.corpus import settings_for, write_files
 from tests.integration.helpers import cli_env, json_lines, regula, stop_process
@@ -171,7 +171,9 @@ def test_an_index_without_a_record_is_the_bundled_model_and_gets_the_record(
     assistant = Assistant.from_settings(settings_for(data))
     try:
         assert assistant.ingest([keys], progress=False).added == 1
-        assistant.store._state.delete(ids=[MODEL_RECORD])  # as an index written before records
+        assistant.store.state.collection.delete(
+            ids=[MODEL_RECORD]
+        )  # as an index written before records
         assert assistant.store.recorded_model() is None
     finally:
         assistant.close()

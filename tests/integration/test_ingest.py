@@ -265,7 +265,7 @@ def test_crash_before_the_manifest_commit_leaves_no_half_document(
     with pytest.raises(KeyboardInterrupt):
         assistant.ingest([corpus], progress=False)  # gifts.md commits, leave.md dies
     monkeypatch.undo()
-    assistant.searcher.refresh(force=True)
+    assistant.refresh(force=True)
 
     assert [d.doc_id for d in assistant.documents()] == ["gifts.md"]
     assert len(chunk_ids_of(assistant, "leave.md")) == 2  # written, but never made live
@@ -339,13 +339,15 @@ def test_crash_after_the_commit_leaves_the_new_version_and_sweeps_the_old_later(
 ) -> None:
     old = next(d for d in ingested.documents() if d.doc_id == "vehicles.md")
     (corpus / "vehicles.md").write_text(VEHICLES_EDITED, encoding="utf-8")
-    records = ingested.store._records("en")
-    monkeypatch.setattr(ingested.store, "_records", lambda *a, **k: CrashOnChunkDelete(records))
+    records = ingested.store.chunks._records("en")
+    monkeypatch.setattr(
+        ingested.store.chunks, "_records", lambda *a, **k: CrashOnChunkDelete(records)
+    )
 
     with pytest.raises(KeyboardInterrupt):
         ingested.ingest([corpus], progress=False)
     monkeypatch.undo()
-    ingested.searcher.refresh(force=True)
+    ingested.refresh(force=True)
 
     new = next(d for d in ingested.documents() if d.doc_id == "vehicles.md")
     assert new.version != old.version  # committed
@@ -372,7 +374,7 @@ def test_an_index_of_the_single_collection_layout_is_migrated_without_re_embeddi
     before = ingested.store.chunks_of(gifts, with_vectors=True)
     legacy = client.create_collection("regula_chunks", embedding_function=None)
     for language in ingested.store.chunk_languages():
-        got = ingested.store._records(language).get(
+        got = ingested.store.chunks._records(language).get(
             include=["embeddings", "documents", "metadatas"]
         )
         legacy.add(

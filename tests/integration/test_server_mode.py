@@ -1,7 +1,7 @@
 """``vector_store.mode: server`` end to end: a real ``chroma run``, ``regula`` as subprocesses.
 
 Several Regula processes share one Chroma server; each keeps its own lexical cache (BM25 and
-latent-term postings) in its own data dir, rebuilt from Chroma by ``Searcher.refresh``. So the
+latent-term postings) in its own data dir, rebuilt from Chroma by ``Assistant.refresh``. So the
 tests ingest through data dir A and ask through data dir B (empty): B must find the documents
 and rebuild the same lexical rows A wrote while ingesting.
 
