@@ -24,7 +24,9 @@ from retrieval.models import Citation, Passage
 log = logging.getLogger(__name__)
 
 _SENTENCE_BOUNDARY = re.compile(r"(?<=[.!?؟。])[\"'”»)]?\s+")
-_MARKER_RE = re.compile(r"\[(\d+)\]")
+MARKER = r"\[(\d+)\]"
+"""A citation marker, ``[n]``: the one definition, also read by ``answer.verify``."""
+_MARKER_RE = re.compile(MARKER)
 _POINT_MARK = re.compile(r"^\(?(?P<point>[a-z]{1,2}|[ivxl]+|\d{1,3})\)\s")
 _NUMBERED_PARAGRAPH = re.compile(r"^\(?\d+[.)]?\)?\s")
 QUOTE_JOIN = " … "

@@ -17,12 +17,13 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from retrieval.answer.citations import MARKER
 from retrieval.language import normalize_digits
 from retrieval.tokens import tokenize
 
-_MARKER_RE = re.compile(r"\s*\[(\d+)\]")
+_MARKER_RE = re.compile(r"\s*" + MARKER)
 _CLAIM_BOUNDARY = re.compile(r"(?<=[.!?؟。])\s+|\n+")
-_LEADING_MARKERS = re.compile(r"^(?:\s*\[\d+\])+[.,;]?")
+_LEADING_MARKERS = re.compile(r"^(?:\s*" + MARKER + r")+[.,;]?")
 _NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*")
 _LIST_PREFIX = re.compile(r"^\s*(?:[-*•]|\d{1,2}[.)])\s+")
 MIN_CLAIM_CHARS = 12
