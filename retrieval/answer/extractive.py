@@ -85,10 +85,11 @@ class AnswerComposer:
 
         Passages arrive in fused retrieval order, which ranks better than any single
         sentence score, so each quoted passage contributes its own best sentence. "Close
-        enough" is a share (``sentence_spread``) of the distance from the best sentence down
-        to the average candidate sentence, not a fixed cosine: models differ in scale (the
-        bundled model's cosines crowd into 0.75-0.9, EmbeddingGemma's spread over 0.2-0.7), so
-        a fixed margin quoting three passages with one model quotes one with another.
+        enough" is ``sentence_margin``, a cosine on the bundled model's scale, or when
+        ``sentence_spread`` is set a share of the distance from the best sentence down to the
+        average one: models differ in scale (the bundled model's cosines crowd into 0.75-0.9,
+        EmbeddingGemma's spread over 0.2-0.7), so a fixed margin that quotes three passages
+        with one model quotes one with another.
         """
         settings = self.settings.answer
         best: dict[int, ScoredSentence] = {}
@@ -98,8 +99,11 @@ class AnswerComposer:
         if not best:
             return []
         top = max(item.score for item in best.values())
-        average = sum(item.score for item in scored) / len(scored)
-        cut = top - settings.sentence_spread * max(top - average, 0.0)
+        if settings.sentence_spread is None:
+            cut = top - settings.sentence_margin
+        else:
+            average = sum(item.score for item in scored) / len(scored)
+            cut = top - settings.sentence_spread * max(top - average, 0.0)
         chosen = [best[i] for i in sorted(best) if best[i].score >= cut]
         return chosen[: settings.max_sentences]
 

@@ -24,8 +24,6 @@ ENV_PREFIX = "REGULA_"
 RETIRED_KEYS = {
     "telegram.max_upload_mb": "no longer exists: the one upload size limit is "
     "ingest.max_file_mb (uploads to the bot are also bound by the Bot API's download cap)",
-    "answer.sentence_margin": "no longer exists: an absolute cosine margin suits one embedding "
-    "model's scale only; answer.sentence_spread (0.5) is its scale-free replacement",
 }
 
 

@@ -207,13 +207,20 @@ class AnswerSettings(Section):
         "Unset (null): the calibrated value, else 0.785. Never above 'answer_above'.",
     )
     max_sentences: int = Field(3, ge=1, le=10, description="Sentences quoted in an answer.")
-    sentence_spread: float = Field(
-        0.5,
+    sentence_margin: float = Field(
+        0.02,
         ge=0,
         le=1,
-        description="Quote a further passage's best sentence only if it is within this share "
-        "of the spread between the best sentence and the average candidate sentence "
-        "(scale-free: the same value suits every embedding model).",
+        description="Quote extra sentences only if within this cosine of the best one "
+        "(on the bundled model's scale; see 'sentence_spread' for other models).",
+    )
+    sentence_spread: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="When set, replaces 'sentence_margin': quote a further passage's best "
+        "sentence only if within this share of the distance from the best sentence to the "
+        "average one (scale-free; 0.5 for an endpoint model such as EmbeddingGemma).",
     )
     nearest_documents: int = Field(3, ge=0, le=10, description="Documents listed on refusal.")
     default_language: str = Field("en", description="Language used when detection fails.")

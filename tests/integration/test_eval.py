@@ -29,10 +29,7 @@ SEEDS_CORPUS = SHARED / "corpus" / "seeds"
 SEEDS_QA = SHARED / "eval" / "seeds_qa.jsonl"
 SAMPLE_QA = ROOT / "eval" / "sample_qa.jsonl"
 
-# 19 of 22. It was 20 of 22 with the fixed quote margin (0.02) that the seeds were tuned with; the
-# scale-free answer.sentence_spread, chosen on the EU tuning half, loses s11 (es), whose gold
-# sentence scored -0.0151 against cuts of -0.0153 (old) and -0.0139 (new): a tie either way.
-SEEDS_MIN_HIT = 0.86
+SEEDS_MIN_HIT = 0.9
 
 SAMPLE_MIN_HIT = 0.7
 SAMPLE_MAX_FALSE_REFUSALS = 3

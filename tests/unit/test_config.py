@@ -75,13 +75,6 @@ def test_the_retired_upload_limit_points_to_the_one_that_replaced_it(tmp_path: P
         assert "ingest.max_file_mb" in message
 
 
-def test_the_retired_sentence_margin_points_to_its_scale_free_replacement(tmp_path: Path) -> None:
-    message = config_error(write_config(tmp_path, "answer:\n  sentence_margin: 0.02\n"))
-
-    assert "answer.sentence_margin: no longer exists" in message
-    assert "answer.sentence_spread" in message
-
-
 def test_ingest_extensions_default_to_every_type_the_loaders_read() -> None:
     assert tuple(Settings().ingest.extensions) == SUPPORTED_SUFFIXES
 

@@ -51,3 +51,11 @@ def test_spread_zero_quotes_only_the_best_and_one_quotes_every_passage_above_ave
     assert [c.passage_index for c in composer(1.0).select(scored(BUNDLED_SCALE))] == [0, 1]
     spread_out = [[0.90, 0.50], [0.86, 0.50], [0.80, 0.50]]
     assert [c.passage_index for c in composer(1.0).select(scored(spread_out))] == [0, 1, 2]
+
+
+def test_unset_spread_keeps_the_fixed_margin_of_the_bundled_model() -> None:
+    default = AnswerComposer(Settings(), embeddings=None, prompts=Prompts())  # type: ignore[arg-type]
+    rescaled = [[score * 3.5 - 2.4 for score in passage] for passage in BUNDLED_SCALE]
+
+    assert [c.passage_index for c in default.select(scored(BUNDLED_SCALE))] == [0]  # 0.88 cut
+    assert [c.passage_index for c in default.select(scored(rescaled))] == [0]
