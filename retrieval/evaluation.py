@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from retrieval.answer.citations import quote_parts
 from retrieval.errors import RegulaError
 from retrieval.hygiene import iso_date
 from retrieval.models import Answer, Citation
@@ -118,7 +119,7 @@ def _quote_supports(citation: Citation, gold: Iterable[dict[str, str]]) -> bool:
         if evidence in quote or (len(quote) > 15 and quote in evidence):
             return True
         # A point quoted with its lead-in ("… shall contain: … (c) …"): each part counts.
-        if any(len(part) > 15 and part in evidence for part in quote.split(" … ")):
+        if any(len(part) > 15 and part in evidence for part in quote_parts(quote)):
             return True
     return False
 
