@@ -76,6 +76,7 @@ def main() -> None:
         wanted = load_ids(args.ids)
         items = [item for item in items if item.id in wanted]
     k = settings.retrieval.k
+    assistant.refresh()
     for name, score in scorers(assistant, last_vector).items():
         assistant.composer.relevance = score  # type: ignore[method-assign]
         scores: dict[str, list[float]] = {"in_scope": [], "out_of_scope": []}

@@ -66,7 +66,9 @@ class Searcher:
         """Reload the manifest when another writer committed (``force``: after our own writes).
 
         Only reads: keeping the lexical cache in step is ``retrieval.store.lexical_sync``'s
-        job, which ``Assistant.refresh`` runs after this."""
+        job, which ``Assistant.refresh`` runs after this. ``search`` and ``translations_of``
+        use the manifest as last loaded: their caller refreshes first (one revision read per
+        question, and the lexical cache is synced to the manifest the search then uses)."""
         with self._lock:
             revision = self.store.revision()
             if not force and self._revision is not None and revision != self._revision:
@@ -156,7 +158,6 @@ class Searcher:
     ) -> list[Passage]:
         timings = {} if timings is None else timings
         filters = filters or SearchFilters()
-        self.refresh()
         mode = self.settings.retrieval.mode
         limit = self.settings.retrieval.candidates
         candidates: dict[str, Candidate] = {}
@@ -347,7 +348,6 @@ class Searcher:
 
     def translations_of(self, chunk_id: str) -> list[Passage]:
         """The passage ``chunk_id`` in each other language version of its document."""
-        self.refresh()
         doc = self._manifest.get(doc_id_of(chunk_id))
         if doc is None or not self._live(chunk_id, doc.doc_id):
             return []
