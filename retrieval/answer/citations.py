@@ -101,6 +101,17 @@ def split_sentences(text: str) -> list[Sentence]:
     return sentences
 
 
+def quotable_sentences(passage: Passage) -> list[Sentence]:
+    """The sentences a quote may be: an article chunk's first line is its heading ("Article 8
+    — Time limits"), which names the rule but answers nothing, so it is left out when the
+    chunk has a body."""
+    sentences = split_sentences(passage.text)
+    article = not passage.locator.startswith("¶") and "\n" in passage.text
+    if article and len(sentences) > 1 and sentences[0].start == 0:
+        return sentences[1:]
+    return sentences
+
+
 def quote_of(text: str, sentence: Sentence) -> str:
     """What is shown for ``sentence`` of ``text``: a point comes with its (shortened) lead-in.
 

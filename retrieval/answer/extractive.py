@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from retrieval.answer.citations import Sentence, cite, quote_of, split_sentences
+from retrieval.answer.citations import Sentence, cite, quotable_sentences, quote_of
 from retrieval.answer.refusal import evidence_score
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
@@ -32,17 +32,6 @@ class ScoredSentence:
     sentence: Sentence
     similarity: float
     score: float
-
-
-def quotable_sentences(passage: Passage) -> list[Sentence]:
-    """The sentences a quote may be: an article chunk's first line is its heading ("Article 8
-    — Time limits"), which names the rule but answers nothing, so it is left out when the
-    chunk has a body."""
-    sentences = split_sentences(passage.text)
-    article = not passage.locator.startswith("¶") and "\n" in passage.text
-    if article and len(sentences) > 1 and sentences[0].start == 0:
-        return sentences[1:]
-    return sentences
 
 
 class AnswerComposer:

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from retrieval.adapters.chat_models import build_chat_model
-from retrieval.answer.citations import cite, split_sentences
+from retrieval.answer.citations import cite, quotable_sentences, split_sentences
 from retrieval.answer.verify import (
     Source,
     Verification,
@@ -86,10 +86,11 @@ def format_passages(passages: Sequence[Passage]) -> str:
     return "\n".join(blocks)
 
 
-def _citation(n: int, passage: Passage, claims: Sequence[str], language: str) -> Citation:
-    """Quote the passage sentence that shares most words with the claims citing it."""
+def claim_citation(n: int, passage: Passage, claims: Sequence[str], language: str) -> Citation:
+    """Quote the passage sentence that shares most words with the claims citing it (never an
+    article's heading line: the extractive answer's rule, ``quotable_sentences``)."""
     best = max(
-        split_sentences(passage.text),
+        quotable_sentences(passage),
         key=lambda s: sum(overlap(c, language, Source(s.text, passage.language)) for c in claims),
         default=None,
     )
@@ -310,7 +311,7 @@ class Generator:
     ) -> Answer:
         body, numbering = render(checked)
         citations = [
-            _citation(
+            claim_citation(
                 new,
                 passages[old - 1],
                 [c.text for c in checked.kept if old in c.cited],

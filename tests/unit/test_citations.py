@@ -14,11 +14,13 @@ from retrieval.answer.citations import (
     cite,
     locator_for,
     markers,
+    quotable_sentences,
     quote_of,
     source_label,
     split_sentences,
     verify_quote,
 )
+from retrieval.answer.generative import claim_citation
 from retrieval.models import Passage
 
 PASSAGE = (
@@ -228,3 +230,19 @@ def test_a_quote_the_verifier_cannot_prove_is_logged(caplog: pytest.LogCaptureFi
 
     assert citation.quote == text
     assert "not verbatim" in caplog.text
+
+
+def test_an_article_chunks_heading_line_is_never_quoted() -> None:
+    article = as_passage(PASSAGE, locator="Article 5(1)")
+
+    quotable = [s.text for s in quotable_sentences(article)]
+
+    assert quotable == texts(PASSAGE)[1:]
+
+
+def test_a_generated_answers_quote_skips_the_heading_its_claim_shares_words_with() -> None:
+    claim = "Article 5 sets the time limits: registration on the day of receipt."
+
+    citation = claim_citation(1, as_passage(PASSAGE, locator="Article 5(1)"), [claim], "en")
+
+    assert citation.quote.startswith("1. Under Art. 5 of Law No. 12 the petition is registered")
