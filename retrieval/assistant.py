@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from retrieval.answer.calibration import CalibrationReport, calibrate
 from retrieval.answer.extractive import AnswerComposer
 from retrieval.answer.generative import Generator, Progress
+from retrieval.answer.named_terms import unknown_terms
 from retrieval.answer.refusal import Calibration, Thresholds, thresholds_for
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings, build_embeddings
@@ -175,6 +176,9 @@ class Assistant:
         step = time.perf_counter()
         relevance = self.composer.relevance(passages)
         outcome = self.thresholds().decide(relevance)
+        unknown = self._unknown_names(question) if outcome == "answer" else []
+        if unknown:
+            outcome = "closest"
         generator = self.generator if outcome == "answer" else None
         if generator is not None:
             answer = self._generate(
@@ -184,6 +188,7 @@ class Assistant:
             answer = self._refuse(question, language, query_vector)
         else:
             answer = self._quote(question, language, passages, query_vector, outcome)
+        self.composer.note_unknown_names(answer, unknown)
         timings["answer"] = (time.perf_counter() - step) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
@@ -192,6 +197,13 @@ class Assistant:
         answer.as_of = filters.as_of
         annotate(answer, self.searcher.manifest, today(), self.prompts)
         return answer
+
+    def _unknown_names(self, question: str) -> list[str]:
+        """Names the question gives that no indexed document mentions (``named_terms``)."""
+        if not self.settings.answer.unknown_names:
+            return []
+        documents = self.searcher.manifest.values()
+        return unknown_terms(question, documents, self.searcher.lexical.known_terms)
 
     def _generate(
         self,

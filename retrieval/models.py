@@ -205,6 +205,9 @@ class Answer:
     outcome: AnswerOutcome | None = None
     """``None`` when built: ``not_covered`` if ``refused`` else ``answer``. ``refused`` is true
     for ``closest`` and ``not_covered``."""
+    unknown_names: list[str] = field(default_factory=list)
+    """Names the question gives ("PSD2") that no indexed document mentions
+    (``retrieval.answer.named_terms``); such a question is never given as answered."""
 
     def __post_init__(self) -> None:
         if self.outcome is None:
@@ -232,6 +235,8 @@ class Answer:
             payload["verification"] = dict(self.verification)
         if self.fallback:
             payload["fallback"] = True
+        if self.unknown_names:
+            payload["unknown_names"] = list(self.unknown_names)
         return payload
 
 

@@ -227,6 +227,12 @@ class AnswerSettings(Section):
         "sentence only if within this share of the distance from the best sentence to the "
         "average one (scale-free; 0.5 for an endpoint model such as EmbeddingGemma).",
     )
+    unknown_names: bool = Field(
+        True,
+        description="A question naming an acronym or code (4+ characters, e.g. 'PSD2') that no "
+        "indexed document mentions gets the closest passages, not an answer, and is told which "
+        "name the documents never mention (see README, 'Refusal').",
+    )
     nearest_documents: int = Field(3, ge=0, le=10, description="Documents listed on refusal.")
     default_language: str = Field("en", description="Language used when detection fails.")
 

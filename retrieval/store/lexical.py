@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,6 +216,18 @@ class LexicalIndex:
         limit = MAX_DOCUMENT_FREQUENCY * chunks_total
         kept = [t for t in unique if frequencies.get(t, 0) <= limit]
         return kept or unique
+
+    def known_terms(self, terms: Collection[str]) -> set[str]:
+        """Which of ``terms`` occur in some indexed chunk (any language, any version)."""
+        unique = sorted(set(terms))
+        if not unique:
+            return set()
+        marks = ",".join("?" * len(unique))
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT term FROM chunk_vocab WHERE term IN ({marks})", unique
+            ).fetchall()
+        return {term for (term,) in rows}
 
     @staticmethod
     def _chunk_filter(

@@ -94,6 +94,19 @@ async def test_closest_passages_are_shown_with_citations_not_as_the_answer(
     assert row["cited_doc_ids"][0] == "ig-2024-07.en.md"
 
 
+async def test_a_question_naming_an_act_no_document_mentions_is_answered_with_the_closest(
+    bot: Harness,
+) -> None:
+    [reply] = await bot.say(ALICE, "Under PSD2, how must an oral petition be recorded?")
+
+    shown = visible(reply)
+    assert shown.startswith(PROMPTS.get("closest_intro", "en"))
+    assert PROMPTS.get("unknown_names", "en", names="PSD2") in shown
+    assert PROMPTS.get("bot_closest_header", "en") in shown
+    assert f"[1] {TITLE_EN}, Article 3" in shown
+    assert bot.audit.rows()[0]["refused"] is True
+
+
 # -- buttons ------------------------------------------------------------------------------------
 
 

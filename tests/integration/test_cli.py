@@ -34,6 +34,9 @@ NEAREST_KEYS = {"doc_id", "title", "language", "score"}
 FRENCH = "Dans quel délai le pétitionnaire doit-il recevoir un accusé de réception ?"
 ENGLISH = "Within how many days must an initial asset declaration be submitted?"
 GERMAN = "Bis wann muss ich einen möglichen Interessenkonflikt meinem Vorgesetzten melden?"
+NAMING_AN_UNKNOWN_ACT = (
+    "Under PSD2, within how many days must an initial asset declaration be submitted?"
+)
 OUT_OF_SCOPE = "What is the speed limit for cars on the motorway?"
 PROMPTS = Prompts()
 # The session's index is not calibrated and config.yaml leaves the thresholds unset.
@@ -112,6 +115,7 @@ def batch(sample_index: IngestedCorpus) -> subprocess.CompletedProcess[str]:
         "",
         json.dumps({"id": "x1", "question": FRENCH}, ensure_ascii=False),
         "{not json",
+        NAMING_AN_UNKNOWN_ACT,
         json.dumps({"id": 7, "question": OUT_OF_SCOPE}),
     ]
     return regula(
@@ -123,7 +127,7 @@ def test_batch_prints_one_json_line_per_question(
     batch: subprocess.CompletedProcess[str],
 ) -> None:
     assert batch.returncode == 0, batch.stderr
-    plain, tagged, bad, out_of_scope = json_lines(batch.stdout)
+    plain, tagged, bad, named, out_of_scope = json_lines(batch.stdout)
 
     assert "id" not in plain
     assert plain["question"] == ENGLISH
@@ -133,8 +137,23 @@ def test_batch_prints_one_json_line_per_question(
     assert tagged["language"] == "fr"
     assert bad == {"error": "not a question line", "line": "{not json"}
     assert out_of_scope["id"] == "7"
-    for payload in (plain, tagged, out_of_scope):
+    for payload in (plain, tagged, named, out_of_scope):
         check_answer(payload)
+
+
+def test_a_question_naming_an_act_no_document_mentions_gets_the_closest_passages(
+    batch: subprocess.CompletedProcess[str],
+) -> None:
+    """Without "PSD2" the question is answered (test_batch_answers_…); with it, the same
+    passages are shown as the closest ones and the reply names what the corpus never mentions."""
+    named = json_lines(batch.stdout)[3]
+
+    assert named["outcome"] == "closest", named["answer"]
+    assert named["unknown_names"] == ["PSD2"]
+    intro, note, *_ = named["answer"].splitlines()
+    assert intro == PROMPTS.get("closest_intro", "en")
+    assert note == PROMPTS.get("unknown_names", "en", names="PSD2")
+    assert named["citations"][0]["doc_id"] == "nic-2023-12.en.md"
 
 
 def test_batch_answers_in_scope_questions_from_the_right_directive(

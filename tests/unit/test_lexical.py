@@ -220,3 +220,14 @@ def test_an_older_cache_layout_is_dropped_for_a_rebuild(tmp_path: Path) -> None:
         assert len(lexical.search_latent([1], [1.0], 10, in_language="en")) == 2
     finally:
         lexical.close()
+
+
+def test_known_terms_are_the_ones_some_chunk_holds(tmp_path: Path) -> None:
+    index = LexicalIndex(tmp_path / "lexical.sqlite3")
+    index.replace_document(
+        "nis2.md", "v1", "en", [("nis2.md::v1::0", "NIS2: the CSIRT is notified.")]
+    )
+
+    assert index.known_terms(["nis2", "csirt", "psd2"]) == {"nis2", "csirt"}
+    assert index.known_terms([]) == set()
+    index.close()
