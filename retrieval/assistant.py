@@ -176,7 +176,7 @@ class Assistant:
         step = time.perf_counter()
         relevance = self.composer.relevance(passages)
         outcome = self.thresholds().decide(relevance)
-        unknown = self._unknown_names(question) if outcome == "answer" else []
+        unknown = self._unknown_names(query) if outcome == "answer" else []
         if unknown:
             outcome = "closest"
         generator = self.generator if outcome == "answer" else None
@@ -198,12 +198,13 @@ class Assistant:
         annotate(answer, self.searcher.manifest, today(), self.prompts)
         return answer
 
-    def _unknown_names(self, question: str) -> list[str]:
-        """Names the question gives that no indexed document mentions (``named_terms``)."""
+    def _unknown_names(self, query: str) -> list[str]:
+        """Names the query gives (a follow-up: with its context) that no indexed document
+        mentions (``retrieval.answer.named_terms``)."""
         if not self.settings.answer.unknown_names:
             return []
         documents = self.searcher.manifest.values()
-        return unknown_terms(question, documents, self.searcher.lexical.known_terms)
+        return unknown_terms(query, documents, self.searcher.lexical.known_terms)
 
     def _generate(
         self,

@@ -1,0 +1,44 @@
+"""A question naming something the corpus never mentions, on the real sample index."""
+
+from __future__ import annotations
+
+from retrieval.assistant import Assistant
+from retrieval.prompts import Prompts
+from testkit.corpus import open_assistant
+from tests.integration.helpers import IngestedCorpus
+
+NAMED = "Under PSD2, within how many days must an initial asset declaration be submitted?"
+
+
+def test_a_follow_up_to_a_question_naming_an_unknown_act_is_not_answered_either(
+    sample_assistant: Assistant,
+) -> None:
+    answer = sample_assistant.ask("and for gifts?", context=NAMED)
+
+    assert answer.outcome == "closest", answer.answer
+    assert answer.unknown_names == ["PSD2"]
+
+
+def test_the_note_is_in_the_askers_language(sample_assistant: Assistant) -> None:
+    french = (
+        "Selon la PSD2, dans quel délai le pétitionnaire doit-il recevoir un accusé de réception ?"
+    )
+
+    answer = sample_assistant.ask(french)
+
+    assert answer.outcome == "closest", answer.answer
+    assert answer.answer.splitlines()[:2] == [
+        Prompts().get("closest_intro", "fr"),
+        "Aucun document indexé ne mentionne PSD2.",
+    ]
+
+
+def test_switched_off_the_same_question_is_answered(sample_index: IngestedCorpus) -> None:
+    assistant = open_assistant(sample_index.data_dir, answer={"unknown_names": False})
+    try:
+        answer = assistant.ask(NAMED)
+    finally:
+        assistant.close()
+
+    assert answer.outcome == "answer", answer.answer
+    assert answer.unknown_names == []
