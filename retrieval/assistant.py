@@ -176,8 +176,8 @@ class Assistant:
         step = time.perf_counter()
         relevance = self.composer.relevance(passages)
         outcome = self.thresholds().decide(relevance)
-        unknown = self._unknown_names(query) if outcome == "answer" else []
-        if unknown:
+        unknown = self._unknown_names(query)
+        if unknown and outcome == "answer":
             outcome = "closest"
         generator = self.generator if outcome == "answer" else None
         if generator is not None:

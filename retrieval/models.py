@@ -207,7 +207,8 @@ class Answer:
     for ``closest`` and ``not_covered``."""
     unknown_names: list[str] = field(default_factory=list)
     """Names the question gives ("PSD2") that no indexed document mentions
-    (``retrieval.answer.named_terms``); such a question is never given as answered."""
+    (``retrieval.answer.named_terms``); such a question is never given as answered, and the
+    reply says so whatever its outcome."""
 
     def __post_init__(self) -> None:
         if self.outcome is None:

@@ -42,3 +42,13 @@ def test_switched_off_the_same_question_is_answered(sample_index: IngestedCorpus
 
     assert answer.outcome == "answer", answer.answer
     assert answer.unknown_names == []
+
+
+def test_a_question_not_covered_still_says_which_name_no_document_mentions(
+    sample_assistant: Assistant,
+) -> None:
+    answer = sample_assistant.ask("What is the speed limit for cars on the motorway under TRVB?")
+
+    assert answer.outcome == "not_covered", answer.answer
+    assert answer.unknown_names == ["TRVB"]
+    assert answer.answer.splitlines()[1] == "No indexed document mentions TRVB."
