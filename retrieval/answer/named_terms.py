@@ -42,10 +42,9 @@ def _is_name(word: str) -> bool:
 
 def named_terms(question: str) -> list[str]:
     """The names ``question`` gives, in order, once each (none when it is mostly capitals)."""
-    words = _WORD.findall(question)
-    cased = [w for w in words if any(c.isalpha() for c in w) and any(c.isupper() for c in w)]
-    shouted = [w for w in cased if not any(c.islower() for c in w) and len(w) > 1]
-    if len(shouted) * 2 > len([w for w in words if not w.isdigit()]):
+    words = [w for w in _WORD.findall(question) if not w.isdigit()]
+    shouted = [w for w in words if len(w) > 1 and w == w.upper() != w.lower()]
+    if len(shouted) * 2 > len(words):
         return []
     return list(dict.fromkeys(w for w in words if _is_name(w)))
 
