@@ -1,9 +1,9 @@
 """Names a question gives that the corpus never mentions: "PSD2", "SFDR", "KRITIS", "EUCC".
 
 A question that names a legal instrument, body or scheme by its acronym or code asks about that
-thing. When no indexed passage and no document title contains the name, the passages retrieved
-for the question are about something else, however close their topic: the evidence score alone
-cannot tell (README, "Refusal"), the vocabulary can. Such a question gets ``closest`` instead of
+thing. When no indexed passage and no document's title, number, issuer or work contains the
+name, the passages retrieved for the question are about something else, however close their
+topic: the evidence score alone cannot tell (README, "Refusal"), the vocabulary can. Such a question gets ``closest`` instead of
 ``answer``, and the reply says which name the documents never mention.
 
 A name is a word of at least ``MIN_NAME_CHARS`` characters written without lowercase letters,
@@ -54,9 +54,10 @@ def unknown_terms(
     documents: Iterable[Document],
     known: Callable[[Collection[str]], set[str]],
 ) -> list[str]:
-    """The names of ``question`` that neither a passage nor a document title contains.
+    """The names of ``question`` that neither a passage nor a document's title, number, issuer
+    or work contains.
 
-    ``documents``: the manifest (its languages and titles); ``known``: which of the given
+    ``documents``: the manifest (its languages and labels); ``known``: which of the given
     terms the passages hold (``LexicalIndex.known_terms``)."""
     names = named_terms(question)
     if not names:
@@ -67,6 +68,11 @@ def unknown_terms(
         name: {name.casefold()} | {t for language in languages for t in tokenize(name, language)}
         for name in names
     }
-    titles = {t for d in documents for t in tokenize(d.title, d.language) + tokenize(d.title, "")}
-    found = known({form for variants in forms.values() for form in variants}) | titles
+    labels = {
+        term
+        for d in documents
+        for label in (d.title, d.number, d.issuer, d.work)
+        for term in tokenize(label, d.language) + tokenize(label, "")
+    }
+    found = known({form for variants in forms.values() for form in variants}) | labels
     return [name for name in names if not forms[name] & found]

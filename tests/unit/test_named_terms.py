@@ -57,6 +57,16 @@ def test_a_name_no_passage_or_title_contains_is_unknown() -> None:
     assert unknown == ["PSD2", "EUCC"]  # NIS2, CSIRT: passages; DORA: a title
 
 
+def test_a_documents_number_issuer_and_work_count_as_mentions() -> None:
+    labelled = Document(
+        "kip.md", "kip.md", "Public Information Act", "id", content_hash="h", version="v",
+        number="UU KIP 14/2008", issuer="KOMINFO", work="UU-KIP",
+    )  # fmt: skip
+
+    question = "Menurut UU KIP, berapa hari KOMINFO harus menjawab? Apakah PPID wajib?"
+    assert unknown_terms(question, [labelled], Vocabulary(set())) == ["PPID"]
+
+
 def test_a_name_is_matched_as_a_stem_of_each_indexed_language() -> None:
     # An index term is stemmed in its document's language: German "Anlagen" -> "anlag".
     vocabulary = Vocabulary({"anlag"})
