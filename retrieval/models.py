@@ -38,6 +38,8 @@ class Document:
     version: str
     number: str = ""
     issuer: str = ""
+    aliases: str = ""
+    """Other names the document goes by ("GDPR, RGPD, DSGVO"), from its metadata."""
     date: str = ""
     source: str = ""
     group_id: str = ""

@@ -1,10 +1,11 @@
 """Names a question gives that the corpus never mentions: "PSD2", "SFDR", "KRITIS", "EUCC".
 
 A question that names a legal instrument, body or scheme by its acronym or code asks about that
-thing. When no indexed passage and no document's title, number, issuer or work contains the
-name, the passages retrieved for the question are about something else, however close their
-topic: the evidence score alone cannot tell (README, "Refusal"), the vocabulary can. Such a question gets ``closest`` instead of
-``answer``, and the reply says which name the documents never mention.
+thing. When no indexed passage and no document's title, number, issuer, work or aliases contain
+the name, the passages retrieved for the question are about something else, however close their
+topic: the evidence score alone cannot tell (README, "Refusal"), the vocabulary can. Such a
+question gets ``closest`` instead of ``answer``, and the reply says which name the documents
+never mention.
 
 A name is a word of at least ``MIN_NAME_CHARS`` characters written without lowercase letters,
 with at least two capitals or a capital and a digit. Shorter acronyms are left alone: they are
@@ -54,8 +55,8 @@ def unknown_terms(
     documents: Iterable[Document],
     known: Callable[[Collection[str]], set[str]],
 ) -> list[str]:
-    """The names of ``question`` that neither a passage nor a document's title, number, issuer
-    or work contains.
+    """The names of ``question`` that neither a passage nor a document's title, number, issuer,
+    work or aliases contain.
 
     ``documents``: the manifest (its languages and labels); ``known``: which of the given
     terms the passages hold (``LexicalIndex.known_terms``)."""
@@ -71,7 +72,7 @@ def unknown_terms(
     labels = {
         term
         for d in documents
-        for label in (d.title, d.number, d.issuer, d.work)
+        for label in (d.title, d.number, d.issuer, d.work, d.aliases)
         for term in tokenize(label, d.language) + tokenize(label, "")
     }
     found = known({form for variants in forms.values() for form in variants}) | labels

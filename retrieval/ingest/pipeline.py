@@ -267,6 +267,7 @@ class Ingestor:
             version=uuid.uuid4().hex[:12],
             number=metadata.get("number", ""),
             issuer=metadata.get("issuer", ""),
+            aliases=metadata.get("aliases", ""),
             date=metadata.get("date", ""),
             source=metadata.get("source", ""),
             group_id=source.doc_id,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from retrieval.assistant import Assistant
 from retrieval.prompts import Prompts
-from testkit.corpus import open_assistant
+from testkit.corpus import open_assistant, write_files
 from tests.integration.helpers import IngestedCorpus
 
 NAMED = "Under PSD2, within how many days must an initial asset declaration be submitted?"
@@ -52,3 +54,28 @@ def test_a_question_not_covered_still_says_which_name_no_document_mentions(
     assert answer.outcome == "not_covered", answer.answer
     assert answer.unknown_names == ["TRVB"]
     assert answer.answer.splitlines()[1] == "No indexed document mentions TRVB."
+
+
+def test_a_documents_aliases_are_names_it_mentions(tmp_path: Path) -> None:
+    """A corpus that spells the regulation out: its declared aliases make the acronym known."""
+    body = (
+        "# Data Protection Rules\n\n"
+        "## Article 4 — Breach notification\n\n"
+        "The controller shall notify a personal data breach to the supervisory authority "
+        "within 72 hours of becoming aware of it.\n"
+    )
+    write_files(tmp_path / "corpus", {
+        "dpr.md": "---\ntitle: Data Protection Rules\naliases: [GDPR, RGPD]\n---\n" + body,
+        "plain.md": "---\ntitle: Plain Rules\n---\n" + body.replace("Data Protection", "Plain"),
+    })  # fmt: skip
+    assistant = open_assistant(tmp_path / "data")
+    try:
+        assistant.ingest([tmp_path / "corpus"])
+        [declared] = [d for d in assistant.documents() if d.doc_id == "dpr.md"]
+        question = "Under the GDPR, within how many hours must a breach be notified? And CCPA?"
+        answer = assistant.ask(question)
+    finally:
+        assistant.close()
+
+    assert declared.aliases == "GDPR, RGPD"
+    assert answer.unknown_names == ["CCPA"]
