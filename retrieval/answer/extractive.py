@@ -155,14 +155,14 @@ class AnswerComposer:
             fallback=fallback,
         )
 
-    def note_unknown_names(self, answer: Answer, names: Sequence[str]) -> Answer:
+    def note_unknown_names(self, answer: Answer, names: Sequence[str]) -> None:
         """Say, under the opening line, which names of the question no document mentions."""
-        if names:
-            first, _, rest = answer.answer.partition("\n")
-            note = self.prompts.get("unknown_names", answer.language, names=", ".join(names))
-            answer.answer = "\n".join(part for part in (first, note, rest) if part)
-            answer.unknown_names = list(names)
-        return answer
+        if not names:
+            return
+        first, _, rest = answer.answer.partition("\n")
+        note = self.prompts.get("unknown_names", answer.language, names=", ".join(names))
+        answer.answer = "\n".join(part for part in (first, note, rest) if part)
+        answer.unknown_names = list(names)
 
     def refuse(
         self,
