@@ -1,10 +1,10 @@
 """How well the refusal signal separates answerable from unanswerable questions, per index.
 
-For one index and a QA file (optionally one half of it, ``--ids``) this prints, for two
-evidence scores, the ROC AUC of in-scope against out-of-scope questions, what a
+For one index and a QA file (optionally one half of it, ``--ids``) this prints, for each
+``answer.evidence`` signal, the ROC AUC of in-scope against out-of-scope questions, what a
 ``regula calibrate`` run would pick on that scale, and the rates those thresholds give:
 
-- ``raw``: the best question-passage cosine of the first ``k`` passages (what Regula decides on);
+- ``best_cosine``: the best question-passage cosine of the first ``k`` passages (the default);
 - ``centred``: the same minus the question's cosine to the passage language's centroid (the
   pull a question has towards text in its own language, whatever the content).
 
@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import argparse
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -29,7 +28,6 @@ from retrieval.answer.calibration import calibrate
 from retrieval.assistant import Assistant
 from retrieval.config import load_settings
 from retrieval.evaluation import load_ids, load_qa
-from retrieval.models import Passage
 from testkit import ROOT
 
 
@@ -37,18 +35,6 @@ def auc(positives: Sequence[float], negatives: Sequence[float]) -> float:
     """P(a random in-scope question scores above a random out-of-scope one)."""
     pairs = [(p > n) + 0.5 * (p == n) for p in positives for n in negatives]
     return float(np.mean(pairs)) if pairs else float("nan")
-
-
-def scorers(assistant: Assistant, last_vector: dict[str, Any]) -> dict[str, Callable[..., float]]:
-    def raw(passages: Sequence[Passage]) -> float:
-        return max((p.dense_score for p in passages), default=0.0)
-
-    def centred(passages: Sequence[Passage]) -> float:
-        offset = assistant.searcher.language_offset
-        vector = last_vector["q"]
-        return max((p.dense_score - offset(vector, p.language) for p in passages), default=0.0)
-
-    return {"raw": raw, "centred": centred}
 
 
 def main() -> None:
@@ -63,35 +49,27 @@ def main() -> None:
     settings = load_settings(args.config, data_dir=args.data_dir)
     assistant = Assistant.from_settings(settings)
     assistant.store.write_calibration = lambda record: None  # type: ignore[method-assign]
-    last_vector: dict[str, Any] = {}
-    embed = assistant.embeddings.embed_query_vector
-
-    def remembering(text: str) -> Any:
-        last_vector["q"] = embed(text)
-        return last_vector["q"]
-
-    assistant.embeddings.embed_query_vector = remembering  # type: ignore[method-assign]
     items = load_qa(args.qa_file)
     if args.ids is not None:
         wanted = load_ids(args.ids)
         items = [item for item in items if item.id in wanted]
     k = settings.retrieval.k
     assistant.refresh()
-    for name, score in scorers(assistant, last_vector).items():
-        assistant.composer.relevance = score  # type: ignore[method-assign]
+    for name in ("best_cosine", "centred"):
+        settings.answer.evidence = name
         scores: dict[str, list[float]] = {"in_scope": [], "out_of_scope": []}
         for item in items:
-            vector = remembering(item.question)
+            vector = assistant.embeddings.embed_query_vector(item.question)
             language = assistant.detect_language(item.question)
             passages = assistant.searcher.search(
                 item.question, language, k, item.filters(), {}, vector
             )
-            scores[item.kind].append(score(passages[:k]))
+            scores[item.kind].append(assistant.evidence(passages[:k], vector))
         found = calibrate(assistant).calibration
         inside, outside = np.array(scores["in_scope"]), np.array(scores["out_of_scope"])
         q05 = float(np.quantile(inside, 0.05))
         print(
-            f"{name:8} auc {auc(inside.tolist(), outside.tolist()):.3f}"
+            f"{name:11} auc {auc(inside.tolist(), outside.tolist()):.3f}"
             f" | calibrated answer_above {found.answer_above:.4f}:"
             f" in-scope not answered {(inside < found.answer_above).mean():.2f},"
             f" out-of-scope handled {(outside < found.answer_above).mean():.2f}"

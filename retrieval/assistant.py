@@ -28,7 +28,7 @@ from retrieval.answer.calibration import CalibrationReport, calibrate
 from retrieval.answer.extractive import AnswerComposer
 from retrieval.answer.generative import Generator, Progress
 from retrieval.answer.named_terms import unknown_terms
-from retrieval.answer.refusal import Calibration, Thresholds, thresholds_for
+from retrieval.answer.refusal import Calibration, Thresholds, refusal_stats, thresholds_for
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings, build_embeddings
 from retrieval.errors import LLMError
@@ -174,7 +174,8 @@ class Assistant:
         )
         passages = retrieved[:k]
         step = time.perf_counter()
-        relevance = self.composer.relevance(passages)
+        offsets = self.searcher.language_offsets(passages, query_vector)
+        relevance = self.composer.relevance(passages, offsets)
         outcome = self.thresholds().decide(relevance)
         unknown = self._unknown_names(query)
         if unknown and outcome == "answer":
@@ -187,7 +188,7 @@ class Assistant:
         elif outcome == "not_covered":
             answer = self._refuse(question, language, query_vector)
         else:
-            answer = self._quote(question, language, passages, query_vector, outcome)
+            answer = self._quote(question, language, passages, query_vector, offsets, outcome)
         self.composer.note_unknown_names(answer, unknown)
         timings["answer"] = (time.perf_counter() - step) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
@@ -225,7 +226,10 @@ class Assistant:
             )
         except LLMError:
             log.warning("the language model failed; answering extractively", exc_info=True)
-            return self._quote(question, language, passages, query_vector, "answer", fallback=True)
+            offsets = self.searcher.language_offsets(passages, query_vector)
+            return self._quote(
+                question, language, passages, query_vector, offsets, "answer", fallback=True
+            )
         if generated.answer is not None:
             return generated.answer
         return self._refuse(question, language, query_vector, generated.verification)
@@ -236,20 +240,25 @@ class Assistant:
         language: str,
         passages: list[Passage],
         query_vector: NDArray[np.float32],
+        offsets: Mapping[str, float],
         outcome: AnswerOutcome,
         *,
         fallback: bool = False,
     ) -> Answer:
         """The extractive answer: the passages' best sentences quoted, each language's pull on
-        the query removed; a ``closest`` outcome with no sentence to quote is a refusal."""
-        offsets = {
-            p.language: self.searcher.language_offset(query_vector, p.language) for p in passages
-        }
+        the query (``offsets``) removed; a ``closest`` outcome with no sentence to quote is a
+        refusal."""
         scored = self.composer.score_sentences(passages, query_vector, offsets)
         if outcome == "closest" and not scored:
             return self._refuse(question, language, query_vector)
         return self.composer.compose(
             question, language, passages, scored, outcome, fallback=fallback
+        )
+
+    def evidence(self, passages: Sequence[Passage], query_vector: NDArray[np.float32]) -> float:
+        """The evidence score ``ask`` decides on for these passages (``regula calibrate``)."""
+        return self.composer.relevance(
+            passages, self.searcher.language_offsets(passages, query_vector)
         )
 
     def _refuse(
@@ -272,7 +281,8 @@ class Assistant:
     def calibration(self) -> Calibration | None:
         """The calibration ``regula calibrate`` stored with the index, if any."""
         record = self.store.calibration_record()
-        return None if record is None else Calibration.from_record(record)
+        signal = self.settings.answer.evidence
+        return None if record is None else Calibration.from_record(record, signal)
 
     def thresholds(self) -> Thresholds:
         """The thresholds ``ask`` decides on: config, else the stored calibration, else default.
@@ -381,30 +391,12 @@ class Assistant:
             "translation_groups": sorted(
                 sorted(members) for members in groups.values() if len(members) > 1
             ),
-            "refusal": self._refusal_stats(),
+            "refusal": refusal_stats(
+                self.settings.answer, self.calibration(), self.store.revision()
+            ),
             "data_dir": str(self.settings.storage.data_dir),
             "vector_store": self.settings.vector_store.mode,
         }
-
-    def _refusal_stats(self) -> dict[str, Any]:
-        calibration = self.calibration()
-        thresholds = thresholds_for(self.settings.answer, calibration)
-        stats: dict[str, Any] = {
-            "answer_above": thresholds.answer_above,
-            "not_covered_below": thresholds.not_covered_below,
-            "source": thresholds.source,
-            "calibrated_at": calibration.made_at if calibration else None,
-        }
-        if calibration is not None:
-            stats["calibration"] = {
-                "answer_above": calibration.answer_above,
-                "not_covered_below": calibration.not_covered_below,
-                "method": calibration.method,
-                "pseudo_questions": calibration.pseudo_questions,
-                "qa_questions": calibration.qa_questions,
-                "stale": calibration.revision != self.store.revision(),
-            }
-        return stats
 
     def close(self) -> None:
         self.lexical.close()

@@ -105,7 +105,7 @@ def _score(
     vector = assistant.embeddings.embed_query_vector(text)
     k = assistant.settings.retrieval.k
     passages = assistant.searcher.search(text, language, k, filters, {}, vector)
-    return assistant.composer.relevance(passages[:k])
+    return assistant.evidence(passages[:k], vector)
 
 
 def calibrate(
@@ -148,6 +148,7 @@ def calibrate(
         not_covered_below=not_covered_below,
         made_at=datetime.now(UTC).isoformat(timespec="seconds"),
         revision=revision,
+        signal=assistant.settings.answer.evidence,
         method="pseudo+qa" if in_scope else "pseudo",
         pseudo_questions=len(unanswerable),
         answerable_median=round(statistics.median(answerable), 4),

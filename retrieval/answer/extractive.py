@@ -65,9 +65,13 @@ class AnswerComposer:
             for (i, s), sim in zip(items, similarities, strict=True)
         ]
 
-    def relevance(self, passages: Sequence[Passage]) -> float:
-        """The evidence strength the outcome is decided on (``refusal.evidence_score``)."""
-        return evidence_score(passages)
+    def relevance(
+        self, passages: Sequence[Passage], language_offsets: Mapping[str, float]
+    ) -> float:
+        """The evidence strength the outcome is decided on (``refusal.evidence_score``), on
+        the signal ``answer.evidence`` names."""
+        centred = self.settings.answer.evidence == "centred"
+        return evidence_score(passages, language_offsets if centred else None)
 
     def select(self, scored: Sequence[ScoredSentence]) -> list[ScoredSentence]:
         """The best sentence of each top passage, while close enough to the best of all.

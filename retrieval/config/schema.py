@@ -227,6 +227,13 @@ class AnswerSettings(Section):
         "sentence only if within this share of the distance from the best sentence to the "
         "average one (scale-free; 0.5 for an endpoint model such as EmbeddingGemma).",
     )
+    evidence: Literal["best_cosine", "centred"] = Field(
+        "best_cosine",
+        description="The evidence score the outcome is decided on: the best question-passage "
+        "cosine, or 'centred': each cosine minus the question's cosine to the passage "
+        "language's centroid (better with an endpoint model such as EmbeddingGemma; needs "
+        "'regula calibrate', see README, 'Refusal').",
+    )
     unknown_names: bool = Field(
         True,
         description="A question naming an acronym or code (4+ characters, e.g. 'PSD2') that no "

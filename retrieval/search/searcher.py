@@ -21,6 +21,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -128,6 +129,12 @@ class Searcher:
         """How close the query is to text in ``language`` regardless of content (q·μ)."""
         centroid = self._dense_centroids.get(language)
         return float(query_vector @ centroid) if centroid is not None else 0.0
+
+    def language_offsets(
+        self, passages: Sequence[Passage], query_vector: NDArray[np.float32]
+    ) -> dict[str, float]:
+        """``language_offset`` for each language of ``passages``."""
+        return {p.language: self.language_offset(query_vector, p.language) for p in passages}
 
     def _languages(self, filters: SearchFilters) -> list[str]:
         return [filters.language] if filters.language else self._languages_all

@@ -4,6 +4,7 @@ shows them and when they were made, and ``ask`` decides on them (CLI as a subpro
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -70,8 +71,8 @@ QA = [
 ]  # fmt: skip
 
 
-def run_json(*args: str | Path) -> Any:
-    process = regula(*args)
+def run_json(*args: str | Path, env: dict[str, str] | None = None) -> Any:
+    process = regula(*args, env=env)
     assert process.returncode == 0, process.stderr
     (payload,) = json_lines(process.stdout)
     return payload
@@ -102,7 +103,7 @@ def test_an_uncalibrated_index_uses_the_default(tmp_path: Path) -> None:
     stats = run_json("stats", "--json", "--data-dir", tmp_path / "index")
     assert stats["refusal"] == {
         "answer_above": 0.785, "not_covered_below": 0.785, "source": "default",
-        "calibrated_at": None,
+        "evidence": "best_cosine", "calibrated_at": None,
     }  # fmt: skip
     one_document = regula("calibrate", "--data-dir", tmp_path / "index")
     assert one_document.returncode == 1
@@ -169,3 +170,26 @@ def test_a_labelled_file_refines_the_calibration(
     assert text.returncode == 0, text.stderr
     assert "answer_above" in text.stdout
     assert "took" in text.stdout
+
+
+def test_a_calibration_is_used_only_under_the_evidence_signal_it_was_made_on(
+    calibration: dict[str, Any], data_dir: Path, tmp_path: Path
+) -> None:
+    """``answer.evidence: centred`` is on another scale: the stored best-cosine calibration is
+    not read under it, and a calibration made under it is not read under the default."""
+    index = tmp_path / "index"
+    shutil.copytree(data_dir, index)
+    centred = {"REGULA_ANSWER__EVIDENCE": "centred"}
+
+    before = run_json("stats", "--json", "--data-dir", index, env=centred)["refusal"]
+    made = run_json("calibrate", "--json", "--data-dir", index, env=centred)
+    after = run_json("stats", "--json", "--data-dir", index, env=centred)["refusal"]
+    default = run_json("stats", "--json", "--data-dir", index)["refusal"]
+    raw = run_json("ask", QA[0]["question"], "--json", "--data-dir", index)
+    lowered = run_json("ask", QA[0]["question"], "--json", "--data-dir", index, env=centred)
+
+    assert (calibration["signal"], made["signal"]) == ("best_cosine", "centred")
+    assert (before["source"], before["evidence"]) == ("default", "centred")
+    assert (after["source"], after["answer_above"]) == ("calibration", made["answer_above"])
+    assert (default["source"], default["evidence"]) == ("default", "best_cosine")
+    assert lowered["relevance"] < raw["relevance"]  # minus the pull towards English text

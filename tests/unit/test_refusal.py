@@ -3,6 +3,8 @@ in the JSON, the terminal and Telegram HTML."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from bot.telegram_bot import telegram_html
@@ -53,6 +55,14 @@ def test_evidence_score_is_the_best_passage_cosine() -> None:
     assert evidence_score([]) == 0.0
 
 
+def test_centred_evidence_removes_each_languages_pull_before_taking_the_best() -> None:
+    english, french = passage(0.83), dataclasses.replace(passage(0.80), language="fr")
+
+    centred = evidence_score([english, french], {"en": 0.78, "fr": 0.70})
+
+    assert centred == pytest.approx(0.10)  # the French passage: 0.80 - 0.70 beats 0.83 - 0.78
+
+
 def test_unset_config_takes_the_calibration_then_the_default() -> None:
     unset = AnswerSettings()
     assert unset.answer_above is None
@@ -81,6 +91,11 @@ def test_calibration_round_trips_through_its_record_and_ignores_other_records() 
     assert Calibration.from_record({"kind": "calibration", **stored.record()}) == stored
     assert Calibration.from_record({"answer_above": 0.8}) is None
     assert Calibration.from_record({**stored.record(), "signal": "another"}) is None
+    centred = {**stored.record(), "signal": "centred"}
+    assert Calibration.from_record(centred) is None
+    assert Calibration.from_record(centred, "centred") == dataclasses.replace(
+        stored, signal="centred"
+    )
 
 
 def test_thresholds_are_quantiles_of_the_left_out_scores() -> None:
