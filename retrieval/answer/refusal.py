@@ -47,9 +47,10 @@ def evidence_score(
 
     With ``language_offsets`` (``answer.evidence: centred``) each cosine first loses the
     question's pull towards text in the passage's language (its cosine to that language's
-    centroid), whatever the text says. Measured on the EU development set's tuning half, that
-    separates answerable questions better with EmbeddingGemma (AUC 0.83 -> 0.88) and not with
-    the bundled model (0.67 -> 0.65), so it is an option, not the default. Other alternatives
+    centroid), whatever the text says. Measured on the EU development set's tuning half (one
+    language), that separates answerable questions better with EmbeddingGemma (AUC 0.83 ->
+    0.88) and not with the bundled model (0.67 -> 0.65); on the multilingual sample corpus it
+    separates worse with EmbeddingGemma too. So it is an option, not the default. Other alternatives
     (margins over the other passages, z-scores against the documents, sentence cosines,
     latent-term coverage, agreement between the retrieval parts) did not separate near-topic
     unanswerable questions better on the tuning data (README, 'Refusal').

@@ -231,8 +231,9 @@ class AnswerSettings(Section):
         "best_cosine",
         description="The evidence score the outcome is decided on: the best question-passage "
         "cosine, or 'centred': each cosine minus the question's cosine to the passage "
-        "language's centroid (better with an endpoint model such as EmbeddingGemma; needs "
-        "'regula calibrate', see README, 'Refusal').",
+        "language's centroid (better with an endpoint model such as EmbeddingGemma on a "
+        "corpus in one language, worse on a multilingual one; needs 'regula calibrate', see "
+        "README, 'Refusal').",
     )
     unknown_names: bool = Field(
         True,
