@@ -45,12 +45,13 @@ class IngestSettings(Section):
         description="File suffixes picked up when ingesting a directory (default: every type "
         "the loaders read).",
     )
-    translation_threshold: float = Field(
-        0.45,
+    translation_threshold: float | None = Field(
+        None,
         ge=0,
         le=1,
         description="Alignment score above which two documents in different languages are "
-        "grouped as translations (see README, 'Translation groups').",
+        "grouped as translations. Unset (null): 0.45 with the bundled model, 0.7 with an "
+        "endpoint model, whose scores run higher (see README, 'Translation groups').",
     )
 
     @property

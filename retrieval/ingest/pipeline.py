@@ -34,8 +34,10 @@ from retrieval.ingest.translations import (
     PairScore,
     alignment,
     length_compatible,
+    merge_translations,
     number_overlap,
     number_signature,
+    translation_threshold,
 )
 from retrieval.language import detect_language
 from retrieval.models import Chunk, Document, IngestFailure, IngestReport
@@ -367,27 +369,27 @@ class Ingestor:
         manifest = self.store.manifest()
         groups = GroupMap({d: doc.group_id or d for d, doc in manifest.items()})
         vectors = self.store.document_vectors(changed)
-        threshold = self.settings.ingest.translation_threshold
         self.last_pairs = []
         by_number: dict[str, set[str]] = {}
         for d, other in manifest.items():
             if other.number:
                 by_number.setdefault(other.number, set()).add(d)
         for doc_id in changed:
+            groups.detach(doc_id)
+        for doc_id in changed:
             doc = manifest.get(doc_id)
             if doc is None or doc_id not in vectors:
                 continue
-            groups.detach(doc_id)
             neighbours = {d for d, _ in self.store.query_documents(vectors[doc_id], 12)}
             neighbours |= by_number.get(doc.number, set()) if doc.number else set()
             for other_id in sorted(neighbours - {doc_id}):
                 other = manifest[other_id]
                 if other.language == doc.language or not versions.may_be_translations(doc, other):
                     continue
-                pair = self.score_pair(doc, other)
-                self.last_pairs.append(pair)
-                if pair.score >= threshold:
-                    groups.merge(doc_id, other_id)
+                self.last_pairs.append(self.score_pair(doc, other))
+        languages = {d: doc.language for d, doc in manifest.items()}
+        threshold = translation_threshold(self.settings)
+        merge_translations(groups, self.last_pairs, languages, threshold)
         new_groups = groups.as_dict()
         self.store.update_groups(
             {d: g for d, g in new_groups.items() if manifest.get(d) and manifest[d].group_id != g}

@@ -8,13 +8,18 @@ import numpy as np
 import pytest
 from numpy.typing import NDArray
 
+from retrieval.config import Settings
 from retrieval.ingest.translations import (
+    BUNDLED_MODEL_THRESHOLD,
+    ENDPOINT_MODEL_THRESHOLD,
     GroupMap,
     PairScore,
     alignment,
     length_compatible,
+    merge_translations,
     number_overlap,
     number_signature,
+    translation_threshold,
 )
 
 DIM = 384
@@ -216,3 +221,51 @@ def test_group_map_does_not_alias_its_input() -> None:
 
     assert initial == {"a": "a", "b": "b"}
     assert groups.as_dict() == {"a": "a", "b": "a"}
+
+
+# --- choosing the groups -------------------------------------------------------------------------
+
+LANGUAGES = {"a.en": "en", "b.fr": "fr", "c.en": "en", "d.ar": "ar"}
+
+
+def pair(a: str, b: str, alignment_score: float, declared: bool = False) -> PairScore:
+    return PairScore(a, b, alignment_score, alignment_score, declared=declared)
+
+
+def test_pairs_are_grouped_best_first_and_never_two_documents_of_one_language() -> None:
+    groups = GroupMap({d: d for d in LANGUAGES})
+
+    # c.en-b.fr comes first in the list but scores lower than a.en-b.fr: a.en wins b.fr, and
+    # c.en, a second English text, stays alone; d.ar joins the pair.
+    pairs = [pair("c.en", "b.fr", 0.6), pair("a.en", "b.fr", 0.8), pair("d.ar", "c.en", 0.5),
+             pair("d.ar", "b.fr", 0.7)]  # fmt: skip
+    merge_translations(groups, pairs, LANGUAGES, threshold=0.45)
+
+    assert groups.as_dict() == {"a.en": "a.en", "b.fr": "a.en", "c.en": "c.en", "d.ar": "a.en"}
+
+
+def test_pairs_below_the_threshold_stay_apart_and_a_declared_pair_always_joins() -> None:
+    groups = GroupMap({d: d for d in LANGUAGES})
+
+    pairs = [pair("a.en", "b.fr", 0.44), pair("c.en", "d.ar", 0.0, declared=True)]
+    merge_translations(groups, pairs, LANGUAGES, threshold=0.45)
+
+    assert groups.as_dict() == {"a.en": "a.en", "b.fr": "b.fr", "c.en": "c.en", "d.ar": "c.en"}
+
+
+@pytest.mark.parametrize(
+    ("embeddings", "ingest", "expected"),
+    [
+        ({}, {}, BUNDLED_MODEL_THRESHOLD),
+        ({"provider": "openai_compatible", "base_url": "http://127.0.0.1:1/v1", "model": "m"},
+         {}, ENDPOINT_MODEL_THRESHOLD),
+        ({"provider": "openai_compatible", "base_url": "http://127.0.0.1:1/v1", "model": "m"},
+         {"translation_threshold": 0.5}, 0.5),
+    ],
+)  # fmt: skip
+def test_the_threshold_defaults_to_the_embedding_models_scale(
+    embeddings: dict[str, str], ingest: dict[str, float], expected: float
+) -> None:
+    settings = Settings.model_validate({"embeddings": embeddings, "ingest": ingest})
+
+    assert translation_threshold(settings) == expected
