@@ -391,9 +391,7 @@ class Assistant:
             "translation_groups": sorted(
                 sorted(members) for members in groups.values() if len(members) > 1
             ),
-            "refusal": refusal_stats(
-                self.settings.answer, self.calibration(), self.store.revision()
-            ),
+            "refusal": refusal_stats(self.settings.answer, self.calibration(), self.store.revision),
             "data_dir": str(self.settings.storage.data_dir),
             "vector_store": self.settings.vector_store.mode,
         }

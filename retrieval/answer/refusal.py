@@ -17,7 +17,7 @@ uncalibrated index behaves as before). This module is pure: no store, no model.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -178,10 +178,11 @@ def pick_thresholds(
 
 
 def refusal_stats(
-    settings: AnswerSettings, calibration: Calibration | None, revision: str | None
+    settings: AnswerSettings, calibration: Calibration | None, revision: Callable[[], str]
 ) -> dict[str, Any]:
     """What ``regula stats`` shows of refusal: the thresholds in use, where they came from, the
-    evidence signal, and the stored calibration (``stale`` once the index changed since)."""
+    evidence signal, and the stored calibration (``stale`` once the index changed since; the
+    index ``revision`` is read only then, a round trip in server mode)."""
     thresholds = thresholds_for(settings, calibration)
     stats: dict[str, Any] = {
         "answer_above": thresholds.answer_above,
@@ -197,6 +198,6 @@ def refusal_stats(
             "method": calibration.method,
             "pseudo_questions": calibration.pseudo_questions,
             "qa_questions": calibration.qa_questions,
-            "stale": calibration.revision != revision,
+            "stale": calibration.revision != revision(),
         }
     return stats
