@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Collection, Iterable
+from functools import lru_cache
 
 from retrieval.models import Document
 from retrieval.tokens import tokenize
@@ -50,6 +51,12 @@ def named_terms(question: str) -> list[str]:
     return list(dict.fromkeys(w for w in words if _is_name(w)))
 
 
+@lru_cache(maxsize=65536)
+def _label_terms(labels: tuple[str, ...], language: str) -> frozenset[str]:
+    """A document's labels as index terms; kept, so a question does not stem every title."""
+    return frozenset(t for label in labels for t in tokenize(label, language) + tokenize(label, ""))
+
+
 def unknown_terms(
     question: str,
     documents: Iterable[Document],
@@ -69,11 +76,9 @@ def unknown_terms(
         name: {name.casefold()} | {t for language in languages for t in tokenize(name, language)}
         for name in names
     }
-    labels = {
-        term
-        for d in documents
-        for label in (d.title, d.number, d.issuer, d.work, d.aliases)
-        for term in tokenize(label, d.language) + tokenize(label, "")
-    }
+    labels = set().union(
+        *(_label_terms((d.title, d.number, d.issuer, d.work, d.aliases), d.language)
+          for d in documents)
+    )  # fmt: skip
     found = known({form for variants in forms.values() for form in variants}) | labels
     return [name for name in names if not forms[name] & found]
