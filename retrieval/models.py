@@ -64,6 +64,17 @@ class Document:
     """Works this text amends, comma-separated (recorded, listed; no effect on validity)."""
     conflict: str = ""
     """Set when another document claims the same version: the one answered from instead."""
+    version_declared: bool = False
+    """Its metadata declares a version (``versions.VERSION_KEYS``); a shared ``number`` alone
+    does not make two texts without articles versions of each other."""
+    parts: str = ""
+    """The articles it holds and their chunks, ``"1@0-1,2@2-4"`` (``retrieval.parts``)."""
+    part_until: str = ""
+    """Articles a later text of the work replaced, ``"2=2024-06-30"`` (the last day each old
+    article applies); its other articles stay in force."""
+    doubt: str = ""
+    """Set when the ingest could not tell whether it is a version or a part of its work: it
+    stays searchable, and ``ingest`` and ``docs`` say so (``retrieval.succession``)."""
 
 
 CHUNK_ID_SEPARATOR = "::"
@@ -79,6 +90,12 @@ def make_chunk_id(doc_id: str, version: str, index: int) -> str:
 def chunk_ids(doc_id: str, version: str, count: int) -> list[str]:
     """Every chunk id of one document version, in reading order (numbered from 0)."""
     return [make_chunk_id(doc_id, version, i) for i in range(count)]
+
+
+def index_of(chunk_id: str) -> int:
+    """The chunk's position in its document (-1 for an id without one)."""
+    last = chunk_id.rpartition(CHUNK_ID_SEPARATOR)[2]
+    return int(last) if last.isdigit() else -1
 
 
 def doc_id_of(chunk_id: str) -> str:
@@ -110,6 +127,9 @@ class Chunk:
     locator: str
     header: str = ""
     """Context embedded and indexed with the text, never quoted: "GDPR — Article 33"."""
+    part: str = ""
+    """The key of the article it belongs to ("33"; ``retrieval.parts.part_key``), "" outside
+    any article."""
 
     @property
     def indexed_text(self) -> str:
@@ -262,7 +282,10 @@ class IngestReport:
     foreign: int = 0
     """``/reindex``: documents left alone because another worker owns them (server mode)."""
     conflicts: list[dict[str, Any]] = field(default_factory=list)
-    """Overlapping versions of one work (``retrieval.versions.Conflict.to_json``)."""
+    """Overlapping versions of one work (``retrieval.succession.Conflict.to_json``)."""
+    doubts: list[dict[str, Any]] = field(default_factory=list)
+    """Per work, documents that may be versions or parts, all kept searchable
+    (``retrieval.succession.Doubt.to_json``)."""
 
     def to_json(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -273,6 +296,7 @@ class IngestReport:
             "chunks": self.chunks,
             "failed": [asdict(f) for f in self.failed],
             "conflicts": list(self.conflicts),
+            "doubts": list(self.doubts),
         }
         if self.foreign:
             payload["foreign"] = self.foreign

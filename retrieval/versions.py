@@ -1,13 +1,13 @@
 """Which version of a regulation is in force: validity metadata, derived end dates, conflicts.
 
 A *work* is a regulation across its versions (``work``, default ``number``, else the doc id);
-a *version* of it is the set of documents (translations) sharing one ``valid_from``. Pure
+a *version* of it is the set of documents (translations) sharing one ``valid_from`` and the
+same articles; documents holding different articles are parts of it (``retrieval.parts``). Pure
 functions over the manifest, so ingest, search, the CLI and the bot's alerts agree:
 
 - ``declared_validity`` reads and checks the front-matter (or sidecar) keys;
-- ``resolve`` derives every document's effective ``valid_until`` (the day before the next
-  version's ``valid_from``; a ``repeals: [X]`` ends X the same way) and finds overlapping
-  versions, which are reported as conflicts and answered from only once;
+- ``retrieval.succession`` derives every document's effective ``valid_until`` (and which
+  articles of an act a later text replaced), reports conflicts and doubts; ``apply`` stores it;
 - ``window`` gives the integer day numbers (YYYYMMDD, like ``date_num``) that the Chroma
   ``where`` filters and the lexical index compare with the as-of date;
 - ``successor`` names the version in force today for a citation that is no longer.
@@ -18,18 +18,19 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from retrieval.hygiene import iso_date
-from retrieval.models import Answer, Citation, Document
+from retrieval.models import Answer, Citation, Document, index_of
+from retrieval.parts import decode_part_until, part_keys, part_spans
 
 if TYPE_CHECKING:
     from retrieval.prompts import Prompts
-    from retrieval.store.index import VectorStore
-    from retrieval.store.lexical import LexicalIndex
 
 STATUSES = ("in_force", "repealed", "draft")
+VERSION_KEYS = ("work", "valid_from", "valid_until", "amends", "repeals")
+"""Keys by which a document declares itself a version (``Document.version_declared``)."""
 OPEN_END = 99991231
 """The day number of a version without an end."""
 NEVER = 0
@@ -55,11 +56,12 @@ def split_list(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-def declared_validity(metadata: Mapping[str, str], doc_id: str) -> dict[str, str]:
+def declared_validity(metadata: Mapping[str, str], doc_id: str) -> dict[str, Any]:
     """The version keys of one document's metadata, checked (``ValueError`` names the key).
 
     ``valid_from`` defaults to ``date`` when that is a ``YYYY-MM-DD`` date; ``status`` to
-    ``in_force``; ``work`` to ``number``, else the doc id.
+    ``in_force``; ``work`` to ``number``, else the doc id. ``version_declared``: whether any
+    of ``VERSION_KEYS`` is given (a shared ``number`` alone does not make two texts versions).
     """
     values: dict[str, str] = {}
     for key in ("valid_from", "valid_until"):
@@ -91,93 +93,8 @@ def declared_validity(metadata: Mapping[str, str], doc_id: str) -> dict[str, str
         "status": status,
         "repeals": ", ".join(split_list(metadata.get("repeals", ""))),
         "amends": ", ".join(split_list(metadata.get("amends", ""))),
+        "version_declared": any(metadata.get(key) for key in VERSION_KEYS),
     }
-
-
-@dataclass(frozen=True)
-class Conflict:
-    """Versions of one work whose validity overlaps; ``kept`` is the one answered from."""
-
-    work: str
-    doc_ids: tuple[str, ...]
-    kept: str
-    reason: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {"work": self.work, "doc_ids": list(self.doc_ids), "kept": self.kept,
-                "reason": self.reason}  # fmt: skip
-
-
-@dataclass
-class Resolution:
-    """Effective ``valid_until`` and ``conflict`` per document, and the conflicts found."""
-
-    until: dict[str, str] = field(default_factory=dict)
-    conflict: dict[str, str] = field(default_factory=dict)
-    conflicts: list[Conflict] = field(default_factory=list)
-
-    def apply(self, doc: Document) -> Document:
-        return replace(
-            doc,
-            valid_until=self.until.get(doc.doc_id, doc.declared_until),
-            conflict=self.conflict.get(doc.doc_id, ""),
-        )
-
-
-def _earlier(a: str, b: str) -> str:
-    """The earlier of two end dates, ``""`` meaning open."""
-    return min(a, b) if a and b else a or b
-
-
-def resolve(documents: Iterable[Document]) -> Resolution:
-    """Derive the end of every version and report overlaps (see the module docstring)."""
-    docs = [d for d in documents if d.work]
-    result = Resolution()
-    by_work: dict[str, list[Document]] = {}
-    for doc in docs:
-        result.until[doc.doc_id] = doc.declared_until
-        if doc.status != "draft":
-            by_work.setdefault(doc.work, []).append(doc)
-    for doc in docs:  # a repeal ends every earlier version of the repealed works
-        if doc.status == "draft" or not doc.valid_from:
-            continue
-        for work in split_list(doc.repeals):
-            for old in by_work.get(work, []):
-                if old.valid_from < doc.valid_from:
-                    end = day_before(doc.valid_from)
-                    result.until[old.doc_id] = _earlier(result.until[old.doc_id], end)
-    for work, members in sorted(by_work.items()):
-        starts = sorted({d.valid_from for d in members})
-        for doc in members:
-            later = [s for s in starts if s > doc.valid_from]
-            if not later:
-                continue
-            end = day_before(later[0])
-            declared = doc.declared_until
-            if declared and declared > end:
-                result.conflicts.append(
-                    Conflict(work, (doc.doc_id,), doc.doc_id,
-                             f"valid_until {declared} overlaps the version valid from {later[0]}; "
-                             f"ended on {end}")
-                )  # fmt: skip
-            result.until[doc.doc_id] = _earlier(result.until[doc.doc_id], end)
-        _same_version_duplicates(work, members, result)
-    return result
-
-
-def _same_version_duplicates(work: str, members: list[Document], result: Resolution) -> None:
-    """Two documents in one language claiming the same version: answer from the first only."""
-    slots: dict[tuple[str, str], list[str]] = {}
-    for doc in members:
-        slots.setdefault((doc.valid_from, doc.language), []).append(doc.doc_id)
-    for (start, language), ids in sorted(slots.items()):
-        if len(ids) < 2:
-            continue
-        kept, *others = sorted(ids)
-        for other in others:
-            result.conflict[other] = kept
-        reason = f"{len(ids)} '{language}' versions valid from {start or 'the start'}"
-        result.conflicts.append(Conflict(work, tuple(sorted(ids)), kept, reason))
 
 
 def window(doc: Document) -> tuple[int, int]:
@@ -188,32 +105,26 @@ def window(doc: Document) -> tuple[int, int]:
     return start, day_number(doc.valid_until) if doc.valid_until else OPEN_END
 
 
+def part_windows(doc: Document) -> dict[int, int]:
+    """Chunk index -> last day number, for the chunks of articles a later text replaced
+    (``Document.part_until``); the other chunks follow ``window``."""
+    if not doc.part_until:
+        return {}
+    spans = part_spans(doc.parts)
+    end = window(doc)[1]
+    found: dict[int, int] = {}
+    for key, last_day in decode_part_until(doc.part_until).items():
+        first, last = spans.get(key, (0, -1))
+        for index in range(first, last + 1):
+            found[index] = min(end, day_number(last_day))
+    return found
+
+
 def chunk_metadata(doc: Document) -> dict[str, str | int]:
     """Chunk metadata the as-of filter compares (``SearchFilters.chroma_where``)."""
     start, end = window(doc)
     return {"work": doc.work, "status": doc.status,
             "valid_from_num": start, "valid_until_num": end}  # fmt: skip
-
-
-def apply(store: VectorStore, lexical: LexicalIndex) -> list[dict[str, Any]]:
-    """Resolve the whole manifest and write what changed to the manifest records, the chunks'
-    metadata and the lexical index; returns the conflicts (``Conflict.to_json``).
-
-    Also gives the version fields to the documents of an index written before them.
-    """
-    stored = store.manifest()
-    manifest = dict(stored)
-    for doc_id, doc in manifest.items():
-        if not doc.work:  # an older index: the defaults, from what the manifest knows
-            known = {"date": doc.date, "number": doc.number}
-            fields: dict[str, Any] = declared_validity(known, doc_id)
-            manifest[doc_id] = replace(doc, **fields)
-    resolution = resolve(manifest.values())
-    changed = [d for d in map(resolution.apply, manifest.values()) if d != stored[d.doc_id]]
-    if changed:
-        store.update_validity(changed, [chunk_metadata(d) for d in changed])
-        lexical.set_windows({d.doc_id: lexical_window(d) for d in changed})
-    return [c.to_json() for c in resolution.conflicts]
 
 
 def lexical_window(doc: Document) -> tuple[int, int, bool]:
@@ -247,6 +158,28 @@ def successor(doc: Document, manifest: Mapping[str, Document], on: str) -> Docum
     return min(repealing, key=lambda d: (d.valid_from, d.doc_id)) if repealing else None
 
 
+def article_replacement(
+    doc: Document, index: int, manifest: Mapping[str, Document], on: str
+) -> tuple[Document, str] | None:
+    """For chunk ``index`` of ``doc`` whose article a later text replaced before ``on``: that
+    text and the last day the old article applied; ``None`` otherwise."""
+    ends = decode_part_until(doc.part_until)
+    if not ends:
+        return None
+    key = next((k for k, (a, b) in part_spans(doc.parts).items() if a <= index <= b), "")
+    last_day = ends.get(key, "")
+    if not last_day or day_number(last_day) >= day_number(on):
+        return None
+    start = day_after(last_day)
+    texts = [
+        d for d in manifest.values()
+        if d.work == doc.work and d.valid_from == start and key in part_keys(d.parts)
+    ]  # fmt: skip
+    if not texts:
+        return None
+    return min(texts, key=lambda d: (d.language != doc.language, d.doc_id)), last_day
+
+
 def history(work: str, manifest: Mapping[str, Document]) -> list[Document]:
     """Every version of ``work``, oldest first (translations of a version together)."""
     versions = [d for d in manifest.values() if d.work == work]
@@ -254,8 +187,13 @@ def history(work: str, manifest: Mapping[str, Document]) -> list[Document]:
 
 
 def may_be_translations(a: Document, b: Document) -> bool:
-    """Translations group only within one version: two versions of one work never do."""
-    return a.work != b.work or a.valid_from == b.valid_from
+    """Translations group only within one version of one part: two versions of a work never
+    do, nor two different articles of one act (documents sharing ``number`` pair as declared
+    translations, so this is what keeps an act's articles apart)."""
+    if a.work != b.work:
+        return True
+    keys_a, keys_b = part_keys(a.parts), part_keys(b.parts)
+    return a.valid_from == b.valid_from and (not keys_a or not keys_b or keys_a == keys_b)
 
 
 def ended(doc: Document, on: str) -> bool:
@@ -276,10 +214,14 @@ def annotate(
             citations.append(citation)
             continue
         later = successor(doc, manifest, today) if ended(doc, today) else None
+        until = doc.valid_until
+        replaced = article_replacement(doc, index_of(citation.chunk_id), manifest, today)
+        if later is None and replaced is not None:
+            later, until = replaced
         citations.append(
             replace(
                 citation, work=doc.work, valid_from=doc.valid_from,
-                valid_until=doc.valid_until or None, status=doc.status, version=doc.version,
+                valid_until=until or None, status=doc.status, version=doc.version,
                 superseded_by=(
                     {"doc_id": later.doc_id, "valid_from": later.valid_from} if later else None
                 ),

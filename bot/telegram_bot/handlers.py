@@ -228,8 +228,9 @@ async def ask(update: Update, context: Context) -> None:
 async def docs(update: Update, context: Context) -> None:
     assistant: Assistant = dep(context, "assistant")
     documents = await asyncio.to_thread(assistant.documents)
+    work = " ".join(context.args or []) or None  # /docs WORK: the parts of one act
     html_text = telegram_html.render_documents(
-        documents, dep(context, "prompts"), user_language(update, context)
+        documents, dep(context, "prompts"), user_language(update, context), work
     )
     await reply(update, context, html_text)
 

@@ -18,6 +18,7 @@ from typing import Any
 
 from retrieval.answer.citations import source_label
 from retrieval.models import Answer, Citation, Document, Passage
+from retrieval.parts import describe_keys, group_acts
 from retrieval.prompts import Prompts
 from retrieval.versions import Change
 
@@ -136,15 +137,35 @@ def render_passage(p: Passage) -> str:
     return f"{_passage_line(p)}\n<blockquote>{escape(clip(p.text, MAX_INLINE_TEXT))}</blockquote>"
 
 
-def render_documents(documents: list[Document], prompts: Prompts, language: str) -> str:
-    """``/docs``: one line per document with the id an admin needs for ``/forget``."""
+def render_documents(
+    documents: list[Document], prompts: Prompts, language: str, work: str | None = None
+) -> str:
+    """``/docs``: one line per document with the id an admin needs for ``/forget``; an act
+    kept one file per article is one line (``/docs WORK`` lists its parts)."""
+    if work is not None:
+        documents = [d for d in documents if d.work == work]
     if not documents:
         return escape(prompts.get("bot_docs_empty", language))
     lines = [_header(prompts.get("bot_docs_header", language, count=len(documents)))]
-    for d in sorted(documents, key=lambda d: (d.title.lower(), d.language)):
-        line = f"• {_title(d.title, d.source)} ({escape(d.language)}"
-        line += f", {escape(d.date)})" if d.date else ")"
-        lines.append(f"{line} <code>{escape(d.doc_id)}</code>")
+    entries: list[tuple[tuple[str, str], str]] = []  # (sort key, line)
+    for act in group_acts(documents):
+        if act.in_parts and work is None:
+            first = act.documents[0]
+            summary = prompts.get(
+                "bot_docs_act", language, count=len(act.documents),
+                articles=describe_keys(act.keys), work=act.work,
+            )  # fmt: skip
+            line = f"• {_title(first.title, first.source)}: {escape(summary)}"
+            entries.append(((first.title.lower(), ""), line))
+            continue
+        for d in act.documents:
+            line = f"• {_title(d.title, d.source)} ({escape(d.language)}"
+            line += f", {escape(d.date)})" if d.date else ")"
+            line += f" <code>{escape(d.doc_id)}</code>"
+            entries.append(((d.title.lower(), d.language), line))
+    if work is None:  # an act's parts stay in article order
+        entries.sort(key=lambda entry: entry[0])
+    lines.extend(line for _, line in entries)
     return "\n".join(lines)
 
 

@@ -167,6 +167,11 @@ def _document_json(document: Any) -> dict[str, Any]:
     payload["valid_from"] = payload["valid_from"] or None
     for key in ("repeals", "amends"):
         payload[key] = [w.strip() for w in payload[key].split(",") if w.strip()]
+    from retrieval.parts import decode_part_until, part_spans
+
+    payload["act"] = document.work or document.doc_id
+    payload["parts"] = list(part_spans(document.parts))  # its articles, in reading order
+    payload["part_until"] = decode_part_until(document.part_until)
     return payload
 
 

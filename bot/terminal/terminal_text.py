@@ -5,12 +5,14 @@ Pure functions; the Telegram rendering (HTML) lives in ``bot/telegram_bot/telegr
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from retrieval.answer.citations import source_label
 from retrieval.evaluation import Outcome
 from retrieval.models import Answer, Document, IngestReport
+from retrieval.parts import describe_keys, group_acts, part_keys
 from retrieval.prompts import Prompts
 
 if TYPE_CHECKING:
@@ -59,27 +61,67 @@ def render_ingest(report: IngestReport) -> str:
         f"{c['kept']})"
         for c in report.conflicts
     )
+    lines.extend(f"  DOUBT {d['work']}: {d['reason']}" for d in report.doubts)
     return "\n".join(lines) + "\n"
 
 
+def _document_line(d: Document) -> str:
+    group = f"  [translations: {d.group_id}]" if d.group_id and d.group_id != d.doc_id else ""
+    marks = f"  [DOUBT: {d.doubt}]" if d.doubt else ""
+    if d.part_until:
+        marks += f"  [replaced: {d.part_until}]"
+    return f"{d.doc_id}  {d.language}  {d.date or '-'}  {d.title}{group}{marks}"
+
+
 def render_documents(documents: Sequence[Document]) -> str:
+    """One line per document; the parts of an act kept one file per article are listed
+    under a line naming the act and its articles."""
     if not documents:
         return "(no documents indexed)\n"
     lines = []
-    for d in documents:
-        group = f"  [translations: {d.group_id}]" if d.group_id and d.group_id != d.doc_id else ""
-        lines.append(f"{d.doc_id}  {d.language}  {d.date or '-'}  {d.title}{group}")
+    for act in group_acts(documents):
+        if act.in_parts:
+            lines.append(
+                f"act {act.work}: {len(act.documents)} documents, articles "
+                f"{describe_keys(act.keys)}"
+            )
+            lines.extend(f"  {_document_line(d)}" for d in act.documents)
+        else:
+            lines.extend(_document_line(d) for d in act.documents)
     return "\n".join(lines) + "\n"
 
 
 def render_history(work: str, versions: Sequence[Document]) -> str:
-    """One line per version of ``work``: validity, status, language, doc id."""
+    """One line per version of ``work``: validity, status, language, doc id. An act kept in
+    parts shows each text's articles; single articles with one version only are counted."""
     if not versions:
         return f"(no document of the work {work!r})\n"
     lines = [f"{work}:"]
+    by_part: dict[str, list[Document]] = {}
     for d in versions:
-        span = f"{d.valid_from or '…'} – {d.valid_until or '…'}"
-        lines.append(f"  {span:25}  {d.status:9}  {d.language}  {d.doc_id}  {d.title}")
+        by_part.setdefault(describe_keys(part_keys(d.parts)), []).append(d)
+    parted = len(by_part) > 1
+    holders = Counter(k for d in versions for k in part_keys(d.parts))
+    alone = [  # the only text of its one article
+        docs[0] for docs in by_part.values()
+        if len(docs) == 1 and [holders[k] for k in part_keys(docs[0].parts)] == [1]
+    ]  # fmt: skip
+    for keys, docs in by_part.items():
+        if parted and docs[0] in alone:
+            continue
+        if parted:
+            lines.append(f"  article {keys or '-'}:")
+        for d in docs:
+            span = f"{d.valid_from or '…'} – {d.valid_until or '…'}"
+            replaced = f"  (replaced: {d.part_until})" if d.part_until else ""
+            lines.append(
+                f"  {span:25}  {d.status:9}  {d.language}  {d.doc_id}  {d.title}{replaced}"
+            )
+    if parted and alone:
+        lines.append(
+            f"  {len(alone)} articles with one version each "
+            f"({describe_keys(k for d in alone for k in part_keys(d.parts))})"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,7 @@ import re
 
 from retrieval.ingest.layout import Paragraph, parse_articles, single_article, split_points
 from retrieval.models import Chunk
+from retrieval.parts import part_key
 
 _SENTENCE_END_RE = re.compile(r"(?<=[.!?؟。])\s+")
 LEAD_IN_MAX_CHARS = 300
@@ -138,7 +139,7 @@ def chunk_text(
     preamble, articles = parse_articles(text)
     if not articles and article.strip():
         preamble, articles = [], [single_article(text, article.strip(), title, language)]
-    pieces: list[tuple[str, str, str]] = []  # (locator, text, header)
+    pieces: list[tuple[str, str, str, str]] = []  # (locator, text, header, article key)
     paragraph_counter = 0
 
     def emit_plain(paragraphs: list[Paragraph]) -> None:
@@ -151,26 +152,27 @@ def chunk_text(
         for group in _pack(numbered, max_chars, min_chars):
             first, last = group[0].number, group[-1].number
             locator = f"¶ {first}" if first == last else f"¶ {first}–{last}"
-            pieces.append((locator, "\n".join(p.text for p in group), ""))
+            pieces.append((locator, "\n".join(p.text for p in group), "", ""))
 
     emit_plain(preamble)
     for art in articles:
         header = _join_header(title, art.chapter, art.label)
+        key = part_key(art.label)
         body_budget = max(max_chars - len(art.heading) - 1, max_chars // 2)
         split: list[Paragraph] = []
         for paragraph in art.paragraphs:
             for part in _split_paragraph(paragraph.text, body_budget):
                 split.append(Paragraph(paragraph.number, [part]))
         if not split:
-            pieces.append((art.label, art.heading, header))
+            pieces.append((art.label, art.heading, header, key))
             continue
         groups = _pack(split, body_budget, min_chars)
         for group in groups:
             span = _paragraph_span(group) if len(groups) > 1 else ""
             body = "\n".join(p.text for p in group)
-            pieces.append((f"{art.label}{span}", f"{art.heading}\n{body}", header))
+            pieces.append((f"{art.label}{span}", f"{art.heading}\n{body}", header, key))
+    kept = [piece for piece in pieces if piece[1].strip()]
     return [
-        Chunk(doc_id=doc_id, index=i, text=chunk, locator=locator, header=header)
-        for i, (locator, chunk, header) in enumerate(pieces)
-        if chunk.strip()
+        Chunk(doc_id=doc_id, index=i, text=chunk, locator=locator, header=header, part=key)
+        for i, (locator, chunk, header, key) in enumerate(kept)
     ]

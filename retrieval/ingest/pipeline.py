@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from retrieval import versions
+from retrieval import succession, versions
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.errors import LoaderError, RegulaError
@@ -41,6 +41,7 @@ from retrieval.ingest.translations import (
 )
 from retrieval.language import detect_language
 from retrieval.models import Chunk, Document, IngestFailure, IngestReport
+from retrieval.parts import encode_parts
 from retrieval.store.index import VectorStore
 from retrieval.store.latent import encode_latent
 from retrieval.store.lexical import LexicalIndex
@@ -50,7 +51,7 @@ from retrieval.store.ownership import UPLOADS, owner_id, prunable
 logger = logging.getLogger(__name__)
 
 # Bump when chunking changes, so an unchanged file is re-chunked once after an upgrade.
-CHUNKER_VERSION = "5"
+CHUNKER_VERSION = "6"  # 6: each document records its articles (``Document.parts``)
 
 
 @dataclass(frozen=True)
@@ -184,7 +185,7 @@ class Ingestor:
                 report.removed += self._prune(manifest, prune_roots)
             if changed:
                 self._regroup(changed)
-            report.conflicts = self.apply_validity()
+            report.conflicts, report.doubts = self.apply_validity()
         finally:
             self._lock.release()
         return report
@@ -274,6 +275,7 @@ class Ingestor:
             source=metadata.get("source", ""),
             group_id=source.doc_id,
             chunk_count=len(chunks),
+            parts=encode_parts(c.part for c in chunks),
             source_root=source.root,
             owner=self.owner,
             **validity,
@@ -344,10 +346,11 @@ class Ingestor:
             self._lock.release()
         return True
 
-    def apply_validity(self) -> list[dict[str, Any]]:
-        """Derive every version's end and store what changed (``versions.apply``); the
-        conflicts found. The caller holds the writer lock."""
-        return versions.apply(self.store, self.lexical)
+    def apply_validity(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """Derive every version's end and store what changed (``succession.apply``); the
+        conflicts and doubts found. The caller holds the writer lock."""
+        conflicts, doubts = succession.apply(self.store, self.lexical)
+        return [c.to_json() for c in conflicts], [d.to_json() for d in doubts]
 
     # -- translation groups ------------------------------------------------------------------
     def _doc_vectors_and_text(self, doc: Document) -> tuple[np.ndarray[Any, Any], str]:

@@ -28,12 +28,12 @@ from numpy.typing import NDArray
 
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
-from retrieval.models import Document, Passage, doc_id_of, version_of
+from retrieval.models import Document, Passage, doc_id_of, index_of, version_of
 from retrieval.search.fusion import Candidate, SearchFilters, fuse
 from retrieval.store.chunk_collections import VECTOR_KEY
 from retrieval.store.index import VectorStore
 from retrieval.store.lexical import LexicalIndex
-from retrieval.versions import in_force
+from retrieval.versions import OPEN_END, day_number, in_force, part_windows
 
 
 class Searcher:
@@ -61,6 +61,7 @@ class Searcher:
         self._languages_all: list[str] = []
         self._groups: dict[str, list[Document]] = {}
         self._excluded: dict[tuple[str, bool], set[str]] = {}
+        self._part_windows: dict[str, dict[int, int]] = {}
 
     # -- the manifest ------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> dict[str, Document]:
@@ -95,6 +96,9 @@ class Searcher:
             groups.setdefault(doc.group_id or doc.doc_id, []).append(doc)
         self._groups = groups
         self._excluded = {}
+        self._part_windows = {
+            doc_id: ends for doc_id, doc in self._manifest.items() if (ends := part_windows(doc))
+        }
 
     def _excluded_languages(self, filters: SearchFilters) -> set[str]:
         """Languages with a document not searchable on ``filters.as_of``: only their queries
@@ -104,9 +108,11 @@ class Searcher:
         key = (filters.as_of, filters.include_drafts)
         with self._lock:
             if key not in self._excluded:
+                day = day_number(filters.as_of)
                 self._excluded[key] = {
                     d.language for d in self._manifest.values()
                     if not in_force(d, filters.as_of, drafts=filters.include_drafts)
+                    or min(self._part_windows.get(d.doc_id, {0: OPEN_END}).values()) < day
                 }  # fmt: skip
             return self._excluded[key]
 
@@ -144,14 +150,19 @@ class Searcher:
         return self._manifest
 
     def _live(self, chunk_id: str, doc_id: str, filters: SearchFilters | None = None) -> bool:
-        """The chunk's version is the manifest's and, with ``filters.as_of``, in force then
-        (checked here too: the store's filters may predate a derived end date)."""
+        """The chunk's version is the manifest's and, with ``filters.as_of``, in force then,
+        its article not yet replaced by a later text (checked here too: the store's filters
+        may predate a derived end date, and the lexical index filters whole documents)."""
         doc = self._manifest.get(doc_id)
         if doc is None or doc.version != version_of(chunk_id):
             return False
         if filters is None or filters.as_of is None:
             return True
-        return in_force(doc, filters.as_of, drafts=filters.include_drafts)
+        if not in_force(doc, filters.as_of, drafts=filters.include_drafts):
+            return False
+        replaced = self._part_windows.get(doc_id)
+        end = replaced.get(index_of(chunk_id)) if replaced else None
+        return end is None or day_number(filters.as_of) <= end
 
     # -- retrieval --------------------------------------------------------------------------
     def search(

@@ -47,6 +47,8 @@ def _document_metadata(document: Document) -> dict[str, Any]:
 def _document_from(doc_id: str, metadata: Mapping[str, Any]) -> Document:
     fields = Document.__dataclass_fields__
     values = {k: metadata[k] for k in fields if k in metadata and k != "doc_id"}
+    if "version_declared" not in metadata:  # written before parts: versions as they were
+        values["version_declared"] = True
     return Document(doc_id=doc_id, **values)
 
 
@@ -221,15 +223,27 @@ class VectorStore:
             self.state.bump_revision()
 
     def update_validity(
-        self, documents: Sequence[Document], chunk_metadata: Sequence[Mapping[str, Any]]
+        self,
+        documents: Sequence[Document],
+        chunk_metadata: Sequence[Mapping[str, Any]],
+        part_windows: Sequence[Mapping[int, int]] | None = None,
     ) -> None:
         """Rewrite the version fields of manifest records and merge ``chunk_metadata`` (one
-        mapping per document) into the metadata of each document's live chunks."""
+        mapping per document) into the metadata of each document's live chunks; then, per
+        document, ``part_windows`` (chunk index -> ``valid_until_num``) into the chunks of
+        articles a later text replaced."""
         if not documents:
             return
-        for doc, extra in zip(documents, chunk_metadata, strict=True):
+        windows = part_windows or [{}] * len(documents)
+        for doc, extra, ends in zip(documents, chunk_metadata, windows, strict=True):
             ids = chunk_ids(doc.doc_id, doc.version, doc.chunk_count)
             self.chunks.merge_metadata(doc.language, ids, extra)
+            by_end: dict[int, list[str]] = {}
+            for index, end in ends.items():
+                if 0 <= index < len(ids):
+                    by_end.setdefault(end, []).append(ids[index])
+            for end, replaced in by_end.items():
+                self.chunks.merge_metadata(doc.language, replaced, {"valid_until_num": end})
         self._document_records.update(
             ids=[d.doc_id for d in documents],
             metadatas=[_document_metadata(d) for d in documents],

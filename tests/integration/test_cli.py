@@ -71,7 +71,7 @@ def test_ingest_json_report(sample_index: IngestedCorpus) -> None:
 
     assert report == {
         "added": len(SAMPLE_FILES), "updated": 0, "unchanged": 0, "removed": 0,
-        "chunks": report["chunks"], "failed": [], "conflicts": [],
+        "chunks": report["chunks"], "failed": [], "conflicts": [], "doubts": [],
     }  # fmt: skip
     assert report["chunks"] >= 100
     assert sample_index.process.stdout.count("\n") == 1  # one JSON line, no progress bar

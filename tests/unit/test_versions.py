@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval import versions
+from retrieval import succession, versions
 from retrieval.ingest.front_matter import sidecar_metadata
 from retrieval.models import Document
 from retrieval.search.fusion import SearchFilters
@@ -19,7 +19,7 @@ def doc(doc_id: str, language: str = "en", **meta: str) -> Document:
 
 
 def resolved(*docs: Document) -> dict[str, Document]:
-    resolution = versions.resolve(docs)
+    resolution = succession.resolve(docs)
     return {d.doc_id: resolution.apply(d) for d in docs}
 
 
@@ -74,7 +74,7 @@ def test_a_repeal_ends_the_repealed_work_and_names_the_repealer() -> None:
 
 
 def test_overlaps_are_reported_and_answered_from_once() -> None:
-    resolution = versions.resolve(
+    resolution = succession.resolve(
         [
             doc("a", work="W", valid_from="2020-01-01", valid_until="2025-12-31"),
             doc("b", work="W", valid_from="2024-01-01"),
