@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from retrieval.assistant import Assistant
 
 T = TypeVar("T")
+DOUBT_FILES_SHOWN = 5  # files named in an upload's doubt notice
 # The Bot API's getFile serves files of at most 20 MB to bots: a fact of Telegram, not a setting.
 TELEGRAM_DOWNLOAD_CAP_MB = 20.0
 
@@ -132,3 +133,7 @@ async def upload(update: Update, context: Context) -> None:
         await say(update, context, "bot_upload_failed", filename=filename, reason=reason)
         return
     await say(update, context, "bot_upload_done", filename=filename, **report.to_json())
+    for doubt in report.doubts:  # the upload may be a version or a part of a work: say so
+        files = ", ".join(doubt["doc_ids"][:DOUBT_FILES_SHOWN])
+        await say(update, context, "bot_upload_doubt", count=len(doubt["doc_ids"]),
+                  work=doubt["work"], files=files)  # fmt: skip

@@ -199,7 +199,9 @@ class Ingestor:
         source = SourceFile(
             safe_doc_id(stored_path.name), stored_path.resolve(), str(stored_path.parent.resolve())
         )
-        return self.ingest_sources([source], progress=False)
+        report = self.ingest_sources([source], progress=False)
+        report.doubts = [d for d in report.doubts if source.doc_id in d["doc_ids"]]  # its own
+        return report
 
     def _ingest_one(
         self,

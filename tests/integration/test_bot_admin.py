@@ -130,3 +130,35 @@ async def test_commands_help_language_docs_stats_and_reindex(bot: Harness) -> No
     assert f"{len(SAMPLE_FILES)} unchanged" in visible(done)
     commands = bot.api.calls_of("setMyCommands")
     assert len(commands) == 1 + len(PROMPTS.languages)
+
+
+async def test_uploaded_parts_of_one_act_are_listed_under_it_and_a_doubt_is_said(
+    bot: Harness, assistant: Assistant
+) -> None:
+    from tests.integration.test_parts import PER_ARTICLE, UNTOLD
+
+    api = bot.api
+    admin, admin_chat = bot.chat(ADMIN)
+    uploads = {name: PER_ARTICLE[name] for name in ("cs-art-001.md", "cs-art-002.md")} | UNTOLD
+    replies = {}
+    for name, text in uploads.items():
+        file = api.add_file(name, text.encode(), name)
+        expected = 3 if name == "notice-b.md" else 2  # started, done (and the doubt)
+        replies[name] = await bot.send(u.document(admin, admin_chat, file, name), ADMIN, expected)
+    assert all(visible(r[1]).startswith(f"Indexed {n}: 1 added") for n, r in replies.items())
+    doubt = visible(replies["notice-b.md"][2])
+    assert doubt == PROMPTS.get(
+        "bot_upload_doubt", "en", count=2, work="N-7", files="notice-a.md, notice-b.md"
+    )
+    [docs] = await bot.say(ADMIN, "/docs")
+    act_line = PROMPTS.get("bot_docs_act", "en", count=2, articles="1–2", work="45/2019/CS")
+    assert f"• Civil Service Code 2019: {act_line}" in visible(docs)
+    assert "cs-art-001.md" not in visible(docs)
+    [parts] = await bot.say(ADMIN, "/docs 45/2019/CS")
+    assert visible(parts).index("cs-art-001.md") < visible(parts).index("cs-art-002.md")
+    [snow] = await bot.say(ALICE, "By what time must sidewalks be cleared of snow?")
+    [leave] = await bot.say(ALICE, "How many days of paid annual leave does an official get?")
+    assert "seven in the morning" in visible(snow)
+    assert "twenty-four working days" in visible(leave)
+    for name in uploads:
+        assistant.forget(name)
