@@ -187,7 +187,7 @@ def main() -> None:
     parser.add_argument("--scales", default="1000,10000,100000")
     parser.add_argument("--queries", type=int, default=24, help="warm queries per scale and mode")
     parser.add_argument("--cli-queries", type=int, default=20)
-    parser.add_argument("--users", type=int, default=50, help="bench_bot.py burst size")
+    parser.add_argument("--users", default="25,50", help="bench_bot.py burst sizes")
     parser.add_argument("--skip-bot", action="store_true")
     # 25 min of measuring leaves room for `make bench` to create the venv on a fresh clone
     # (~3 min here) inside 30 minutes.
@@ -232,7 +232,7 @@ def main() -> None:
         if position == 0 and not args.skip_bot:
             out = runner.run(
                 f"bench_bot --users {args.users}",
-                [sys.executable, str(HERE / "bench_bot.py"), "--users", str(args.users)],
+                [sys.executable, str(HERE / "bench_bot.py"), "--users", args.users],
             )
             bot = out.strip() if out else None
 

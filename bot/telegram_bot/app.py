@@ -35,6 +35,7 @@ from bot.telegram_bot.answer_cache import AnswerCache
 from bot.telegram_bot.audit import AuditLog
 from bot.telegram_bot.ops import Metrics, OpsServer, index_health
 from bot.telegram_bot.ratelimit import SlidingWindow
+from bot.telegram_bot.workers import QuestionPool
 from retrieval.config import Settings
 from retrieval.errors import ConfigError
 from retrieval.followup import Conversations, FollowUpRule
@@ -79,6 +80,7 @@ def build_application(settings: Settings, assistant: Assistant, token: str) -> A
         languages={},
         as_of={},
         conversations=Conversations(FollowUpRule(assistant.prompts)),
+        pool=QuestionPool(settings.telegram.workers, settings.telegram.queue_notice_after),
     )
     private = filters.ChatType.PRIVATE
     groups = filters.ChatType.GROUPS
@@ -132,6 +134,7 @@ async def _post_shutdown(app: App) -> None:
     watcher: alerts.ChangeWatcher | None = app.bot_data.get("watcher")
     if watcher is not None:
         await watcher.stop()
+    app.bot_data["pool"].shutdown()
     app.bot_data["audit"].close()
 
 

@@ -1,7 +1,10 @@
 """Telegram handlers: parse the update, call the assistant in a thread, format, reply.
 
-The assistant is synchronous and CPU-bound, so every call goes through ``asyncio.to_thread``: one
-slow question (or an admin's upload being indexed) never stalls the others. In LLM mode an answer is
+The assistant is synchronous and CPU-bound, so it never runs on the event loop: a question
+goes to the bounded ``workers.QuestionPool`` (as many threads as cores, in arrival order, one at
+a time per user), other calls through ``asyncio.to_thread``; an admin's upload being indexed never
+stalls the questions. In LLM mode the model's answer is awaited in a thread of its own (it
+waits on the model server, not on the cores). In LLM mode an answer is
 shown while it is verified, in one edited message (``bot.telegram_bot.streaming``). The audit log is
 written directly from the event loop: its writes take microseconds, and in the shared thread pool
 they would wait behind every queued question, delaying all replies of a burst. Dependencies come
@@ -35,6 +38,7 @@ from bot.telegram_bot.ratelimit import SlidingWindow
 from bot.telegram_bot.replies import Context, dep, prompt_text, reply, say, user_language
 from bot.telegram_bot.sending import send_html, typing
 from bot.telegram_bot.streaming import StreamedReply
+from bot.telegram_bot.workers import QuestionPool
 from retrieval.answer.citations import source_label
 from retrieval.errors import StoreError
 from retrieval.followup import Conversations
@@ -112,8 +116,13 @@ async def _ask(
         filters=SearchFilters(as_of=as_of),
     )  # fmt: skip
     async with typing(context.bot, chat.id):
-        if assistant.generator is None:
-            return await asyncio.to_thread(ask), None
+        if assistant.generator is None:  # CPU-bound: the bounded pool, in arrival order
+            pool: QuestionPool = dep(context, "pool")
+
+            async def queued(ahead: int) -> None:
+                await say(update, context, "bot_queued", ahead=ahead)
+
+            return await pool.run(user.id, ask, queued), None
         placeholder = prompt_text(context, "bot_searching", user_language(update, context))
         message_id = update.effective_message.message_id if update.effective_message else None
         streamed = await StreamedReply.start(context.bot, chat.id, message_id, placeholder)

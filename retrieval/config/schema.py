@@ -292,6 +292,12 @@ class TelegramSettings(Section):
         12, ge=1, description="Questions one user may ask per minute."
     )
     concurrent_updates: int = Field(32, ge=1, description="Updates processed at the same time.")
+    workers: int | None = Field(
+        None, ge=1, description="Questions answered at once (extractive mode); null: the cores."
+    )
+    queue_notice_after: int = Field(
+        8, ge=0, description="Questions ahead of a user's beyond which they are told it is queued."
+    )
 
 
 class AccessSettings(Section):

@@ -31,16 +31,32 @@ pytestmark = pytest.mark.timeout(900)
 # -- reliability --------------------------------------------------------------------------------
 
 
-async def test_thirty_users_at_once_each_get_exactly_one_answer(bot: Harness) -> None:
+async def test_thirty_users_at_once_each_get_exactly_one_answer(
+    make_bot: Callable[..., Awaitable[Harness]],
+) -> None:
+    bot = await make_bot(workers=2, queue_notice_after=8)
     questions = [ORAL, "Who registers petitions?", "Can a denunciation be anonymous?"]
+    queued = PROMPTS.get("bot_queued", "en", ahead=0).split("(")[0]
+
+    def answers(user_id: int) -> list[str]:
+        return [visible(m) for m in bot.api.sent_to(user_id) if not visible(m).startswith(queued)]
+
     for i, user_id in enumerate(BURST):
         user, chat = bot.chat(user_id)
         bot.api.push_update(u.message(user, chat, questions[i % 3]))
-    await bot.api.wait_for(lambda: all(bot.api.sent_to(uid) for uid in BURST), within=600)
+    await bot.api.wait_for(lambda: all(answers(uid) for uid in BURST), within=600)
     await settle()
+    told = []
     for user_id in BURST:
-        [reply] = bot.api.sent_to(user_id)
-        assert "[1]" in visible(reply) or PROMPTS.get("not_covered", "en") in visible(reply)
+        [reply] = answers(user_id)
+        assert "[1]" in reply or PROMPTS.get("not_covered", "en") in reply
+        *notices, last = [visible(m) for m in bot.api.sent_to(user_id)]
+        assert last == reply  # a queued notice, if any, comes before the answer
+        told.extend(user_id for notice in notices if notice.startswith(queued))
+    # the pool answers at most one question per core at once: the last to arrive are told
+    # that theirs is queued, the first are not
+    assert told
+    assert BURST[0] not in told
     assert len(bot.audit.rows()) == len(BURST)
 
 
