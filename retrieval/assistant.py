@@ -14,17 +14,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 from numpy.typing import NDArray
 
 from retrieval.answer.calibration import CalibrationReport, calibrate
+from retrieval.answer.ended_rules import ended_rule, note_ended_rule
 from retrieval.answer.extractive import AnswerComposer
 from retrieval.answer.generative import Generator, Progress
 from retrieval.answer.named_terms import unknown_terms
@@ -33,8 +32,8 @@ from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings, build_embeddings
 from retrieval.errors import LLMError
 from retrieval.followup import FollowUpRule
-from retrieval.ingest.front_matter import SIDECAR_SUFFIX
 from retrieval.ingest.pipeline import Ingestor, SourceFile
+from retrieval.ingest.uploads import upload_name, write_sidecar
 from retrieval.language import detect_language
 from retrieval.models import Answer, AnswerOutcome, Document, IngestReport, NearestDocument, Passage
 from retrieval.prompts import Prompts, default_prompts
@@ -43,12 +42,10 @@ from retrieval.search.searcher import Searcher
 from retrieval.store.index import VectorStore
 from retrieval.store.lexical import LexicalIndex
 from retrieval.store.lexical_sync import LexicalSync
-from retrieval.store.ownership import owned
+from retrieval.store.ownership import UPLOADS, owned
 from retrieval.versions import annotate, history, today
 
 log = logging.getLogger(__name__)
-
-_UPLOAD_NAME_RE = re.compile(r"[^\w.\-]+")
 
 
 class Assistant:
@@ -178,7 +175,9 @@ class Assistant:
         relevance = self.composer.relevance(passages, offsets)
         outcome = self.thresholds().decide(relevance)
         unknown = self._unknown_names(query)
-        if unknown and outcome == "answer":
+        ended = ended_rule(self.searcher, self.composer, self.thresholds(), query, language,
+                           filters, query_vector, relevance, k)  # fmt: skip
+        if (unknown or ended) and outcome == "answer":
             outcome = "closest"
         generator = self.generator if outcome == "answer" else None
         if generator is not None:
@@ -190,6 +189,10 @@ class Assistant:
         else:
             answer = self._quote(question, language, passages, query_vector, offsets, outcome)
         self.composer.note_unknown_names(answer, unknown)
+        if ended is not None:
+            note_ended_rule(
+                answer, ended, self.searcher.manifest, filters.as_of or today(), self.prompts
+            )
         timings["answer"] = (time.perf_counter() - step) * 1000
         timings["total"] = (time.perf_counter() - started) * 1000
         answer.timings_ms = timings
@@ -339,16 +342,10 @@ class Assistant:
         ``metadata`` (version keys from the upload's caption) is kept beside it as its
         ``NAME.meta.yaml`` sidecar; an upload without any replaces an earlier sidecar.
         """
-        safe = _UPLOAD_NAME_RE.sub("_", Path(filename).name).strip("._") or "upload"
-        sidecar = self.settings.storage.data_dir / "uploads" / (safe + SIDECAR_SUFFIX)
-        if metadata:
-            sidecar.parent.mkdir(parents=True, exist_ok=True)
-            sidecar.write_text(yaml.safe_dump(dict(metadata), allow_unicode=True), "utf-8")
-        else:
-            sidecar.unlink(missing_ok=True)
-        report = self.ingestor.ingest_bytes(
-            data, safe, self.settings.storage.data_dir / "uploads" / safe
-        )
+        uploads = self.settings.storage.data_dir / UPLOADS
+        safe = upload_name(filename)
+        write_sidecar(uploads, safe, metadata)
+        report = self.ingestor.ingest_bytes(data, safe, uploads / safe)
         self.refresh(force=True)
         return report
 

@@ -232,6 +232,11 @@ class Answer:
     (``retrieval.answer.named_terms``); such a question is never given as answered, and the
     reply says so whatever its outcome."""
 
+    ended_rule: dict[str, str | None] | None = None
+    """``{doc_id, locator, valid_until, status}`` of a rule no longer in force on ``as_of`` that
+    backs the question better than any rule in force (``retrieval.answer.ended_rules``); the
+    reply names it, and an answer from the rules in force is then only ``closest``."""
+
     def __post_init__(self) -> None:
         if self.outcome is None:
             self.outcome = "not_covered" if self.refused else "answer"
@@ -260,6 +265,8 @@ class Answer:
             payload["fallback"] = True
         if self.unknown_names:
             payload["unknown_names"] = list(self.unknown_names)
+        if self.ended_rule is not None:
+            payload["ended_rule"] = dict(self.ended_rule)
         return payload
 
 

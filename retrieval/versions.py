@@ -180,6 +180,18 @@ def article_replacement(
     return min(texts, key=lambda d: (d.language != doc.language, d.doc_id)), last_day
 
 
+def gone(manifest: Mapping[str, Document], on: str) -> list[Document]:
+    """Documents that stopped applying before ``on`` and whose work has no text in force on
+    ``on`` (repealed or expired, not replaced by a later version): where a rule may have been
+    that no rule in force replaces."""
+    in_force_works = {d.work for d in manifest.values() if in_force(d, on)}
+    return [
+        d for d in manifest.values()
+        if ended(d, on) and not d.conflict and d.status != "draft"
+        and d.work not in in_force_works
+    ]  # fmt: skip
+
+
 def history(work: str, manifest: Mapping[str, Document]) -> list[Document]:
     """Every version of ``work``, oldest first (translations of a version together)."""
     versions = [d for d in manifest.values() if d.work == work]

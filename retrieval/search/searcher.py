@@ -33,7 +33,7 @@ from retrieval.search.fusion import Candidate, SearchFilters, fuse
 from retrieval.store.chunk_collections import VECTOR_KEY
 from retrieval.store.index import VectorStore
 from retrieval.store.lexical import LexicalIndex
-from retrieval.versions import OPEN_END, day_number, in_force, part_windows
+from retrieval.versions import OPEN_END, day_number, gone, in_force, part_windows
 
 
 class Searcher:
@@ -62,6 +62,8 @@ class Searcher:
         self._groups: dict[str, list[Document]] = {}
         self._excluded: dict[tuple[str, bool], set[str]] = {}
         self._part_windows: dict[str, dict[int, int]] = {}
+        self._gone: dict[str, list[str]] = {}
+        self._last_latent: tuple[str, tuple[NDArray[np.int32], NDArray[np.float32]]] | None = None
 
     # -- the manifest ------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> dict[str, Document]:
@@ -96,6 +98,7 @@ class Searcher:
             groups.setdefault(doc.group_id or doc.doc_id, []).append(doc)
         self._groups = groups
         self._excluded = {}
+        self._gone = {}
         self._part_windows = {
             doc_id: ends for doc_id, doc in self._manifest.items() if (ends := part_windows(doc))
         }
@@ -115,6 +118,24 @@ class Searcher:
                     or min(self._part_windows.get(d.doc_id, {0: OPEN_END}).values()) < day
                 }  # fmt: skip
             return self._excluded[key]
+
+    def _query_latent(self, query: str) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
+        """The query's latent terms; the last query's are kept, since a question searched
+        twice (in force, then the rules no longer in force) needs them twice."""
+        last = self._last_latent
+        if last is not None and last[0] == query:
+            return last[1]
+        ((features, weights),) = self.embeddings.latent_terms([query])
+        self._last_latent = (query, (features, weights))
+        return features, weights
+
+    def gone_on(self, as_of: str) -> list[str]:
+        """Ids of the documents no longer applying on ``as_of`` whose work has nothing in force
+        then (``versions.gone``), from the manifest as last loaded."""
+        with self._lock:
+            if as_of not in self._gone:
+                self._gone[as_of] = sorted(d.doc_id for d in gone(self._manifest, as_of))
+            return self._gone[as_of]
 
     def _compute_centroids(self) -> None:
         """Per-language mean vectors, from the manifest's per-document mean vectors."""
@@ -223,7 +244,7 @@ class Searcher:
 
         if mode in ("hybrid", "latent"):
             start = time.perf_counter()
-            ((features, weights),) = self.embeddings.latent_terms([query])
+            features, weights = self._query_latent(query)
             doc_ids = filters.documents_allowed(self._manifest)
             latent_hits: list[tuple[float, str]] = []
             offsets = self.lexical.latent_offsets(features.tolist(), weights.tolist())

@@ -177,3 +177,30 @@ def test_overlapping_versions_are_reported_as_conflicts(tmp_path: Path) -> None:
     assert conflict["work"] == "DEC-7"
     assert conflict["doc_ids"] == ["a.en.md"]
     assert "overlaps the version valid from 2024-07-01; ended on 2024-06-30" in conflict["reason"]
+
+
+def test_a_question_on_a_repealed_rule_says_so_instead_of_answering_from_another(
+    assistant: Assistant,
+) -> None:
+    today = _ask(assistant, vc.LAMPS_Q)
+    assert today["outcome"] != "answer", today
+    assert today["ended_rule"]["doc_id"] == "circ3.en.md"
+    assert (
+        "The rule on this, Circular on Street Lamp Inspections, Article 1, was repealed by "
+        "Decision on Public Lighting from 2023-01-01" in today["answer"]
+    )
+    inside = _ask(assistant, vc.LAMPS_Q, "2020-06-01")
+    assert "ended_rule" not in inside
+    assert inside["outcome"] == "answer"
+    french = assistant.ask(
+        "À quelle fréquence un électricien doit-il inspecter les lampadaires ?"
+    ).to_json()
+    assert "a été abrogée par Decision on Public Lighting à compter du 2023-01-01" in (
+        french["answer"]
+    )
+
+
+def test_a_superseded_rule_is_no_ended_rule(assistant: Assistant) -> None:
+    payload = _ask(assistant, vc.DEADLINE_Q)
+    assert "ended_rule" not in payload
+    assert payload["outcome"] == "answer"
