@@ -195,8 +195,9 @@ def test_a_question_on_a_repealed_rule_says_so_instead_of_answering_from_another
     french = assistant.ask(
         "À quelle fréquence un électricien doit-il inspecter les lampadaires ?"
     ).to_json()
-    assert "a été abrogée par Decision on Public Lighting à compter du 2023-01-01" in (
-        french["answer"]
+    assert (
+        "a été abrogée par Decision on Public Lighting à compter du 2023-01-01"
+        in (french["answer"])
     )
 
 
@@ -204,3 +205,30 @@ def test_a_superseded_rule_is_no_ended_rule(assistant: Assistant) -> None:
     payload = _ask(assistant, vc.DEADLINE_Q)
     assert "ended_rule" not in payload
     assert payload["outcome"] == "answer"
+
+
+def test_the_only_rule_on_gifts_was_repealed_so_the_petition_rule_is_no_answer(
+    tmp_path: Path,
+) -> None:
+    from testkit.corpus import ingest_sample_files
+
+    data = ingest_sample_files(tmp_path, ["ig-2024-07.en.md", "ig-2024-07.fr.md"])
+    write_files(tmp_path / "gifts", {"d2-2018.md": vc.GIFTS_2018})
+    process = regula("ingest", tmp_path / "gifts", "--data-dir", data)
+    assert process.returncode == 0, process.stderr
+    today = json.loads(regula("ask", vc.GIFTS_Q, "--json", "--data-dir", data).stdout)
+    assert today["outcome"] != "answer", today
+    assert today["ended_rule"]["doc_id"] == "d2-2018.md"
+    assert "Decree on the Gift Register, Article 3" in today["answer"]
+    assert "ceased to apply on 2022-01-01" in today["answer"]
+    french = regula(
+        "ask", "Dans quel délai un cadeau doit-il être inscrit au registre ?", "--json",
+        "--data-dir", data,
+    )  # fmt: skip
+    assert "a cessé de s'appliquer le 2022-01-01" in json.loads(french.stdout)["answer"]
+    inside = json.loads(
+        regula("ask", vc.GIFTS_Q, "--json", "--as-of", "2020-05-01", "--data-dir", data).stdout
+    )
+    assert inside["outcome"] == "answer", inside
+    assert inside["citations"][0]["doc_id"] == "d2-2018.md"
+    assert "5 days" in inside["citations"][0]["quote"]

@@ -91,3 +91,21 @@ language: en
 DEADLINE_Q = "Within how many days must a building permit request be answered?"
 DEADLINE_Q_FR = "Dans quel délai faut-il répondre à une demande de permis de construire ?"
 LAMPS_Q = "How often must street lamps be inspected by an electrician?"
+
+GIFTS_2018 = """---
+title: "Decree on the Gift Register"
+number: "D-2/2018"
+date: "2018-01-15"
+valid_from: 2018-02-01
+valid_until: 2021-12-31
+status: repealed
+language: en
+---
+
+# Decree D-2/2018 on the Gift Register
+
+## Article 3 - Registration of gifts
+
+1. A gift received by an official in the course of duty shall be entered in the gift register within 5 days of its receipt.
+"""
+GIFTS_Q = "Within how many days must a gift be entered in the register?"
