@@ -117,7 +117,8 @@ def run_set(eval_set: EvalSet, modes: list[str], config: Path) -> list[dict[str,
 
 
 COLUMNS = ("set", "mode", "in_scope", "r@1", "r@4", "r@10", "hit", "quote_hit", "top1",
-           "quote_p50", "quote_p95", "false_refusals", "oos_refused", "p50_ms")  # fmt: skip
+           "quote_p50", "quote_p95", "false_refusals", "oos_refused", "precision", "coverage",
+           "oos_answered", "shown", "p50_ms")  # fmt: skip
 
 
 def _line(row: dict[str, Any]) -> str:

@@ -150,6 +150,9 @@ class Summary:
     false_refusals: int = 0
     false_not_covered: int = 0
     closest_hits: int = 0
+    answered: int = 0
+    answered_hits: int = 0
+    shown: int = 0
     latencies: list[float] = field(default_factory=list)
     recalled: dict[int, int] = field(default_factory=lambda: dict.fromkeys(RECALL_AT, 0))
     quote_lengths: list[int] = field(default_factory=list)
@@ -168,6 +171,9 @@ class Summary:
         self.false_refusals += outcome.answer.outcome != "answer"
         self.false_not_covered += outcome.answer.outcome == "not_covered"
         self.closest_hits += outcome.answer.outcome == "closest" and outcome.cited_hit
+        self.answered += outcome.answer.outcome == "answer"
+        self.answered_hits += outcome.answer.outcome == "answer" and outcome.hit
+        self.shown += outcome.cited_hit
         for at in RECALL_AT:
             self.recalled[at] += outcome.gold_rank is not None and outcome.gold_rank <= at
         if not outcome.answer.refused:
@@ -191,9 +197,13 @@ class Summary:
             "false_refusals": self.false_refusals,
             "false_not_covered": self.false_not_covered,
             "closest_hits": self.closest_hits,
+            "precision": rate(self.answered_hits, self.answered),
+            "coverage": rate(self.answered, self.in_scope),
+            "shown": rate(self.shown, self.in_scope),
             "out_of_scope": self.out_of_scope,
             "oos_refused": rate(self.refused_oos, self.out_of_scope),
             "oos_not_covered": rate(self.not_covered_oos, self.out_of_scope),
+            "oos_answered": rate(self.out_of_scope - self.refused_oos, self.out_of_scope),
             "p50_ms": round(statistics.median(ordered), 1) if ordered else 0.0,
             "p95_ms": round(_percentile(ordered, 0.95), 1) if ordered else 0.0,
         }
