@@ -23,6 +23,7 @@ import pypdf
 from docx.table import Table
 
 from retrieval.errors import LoaderError
+from retrieval.ingest.docx_numbering import NumberLabels
 from retrieval.ingest.front_matter import split_front_matter
 
 MB = 1024 * 1024
@@ -251,10 +252,13 @@ def _check_zip(data: bytes, label: str) -> None:
 
 
 def read_docx(data: bytes, label: str) -> Reading:
+    """Paragraphs and table rows in order, each numbered paragraph with the number Word shows
+    ("Article 1", "2.", "(a)": ``docx_numbering``), so the chunker finds its structure."""
     _check_zip(data, label)
     try:
         document = docx.Document(io.BytesIO(data))
-        blocks = [block for block in _docx_blocks(document) if block.strip()]
+        numbers = NumberLabels(document)
+        blocks = [block for block in _docx_blocks(document, numbers) if block.strip()]
         properties = document.core_properties
         meta = {"title": properties.title or "", "language": properties.language or ""}
     except Exception as e:
@@ -262,16 +266,19 @@ def read_docx(data: bytes, label: str) -> Reading:
     return "\n\n".join(blocks), meta
 
 
-def _docx_blocks(container: Any) -> Iterator[str]:
+def _docx_blocks(container: Any, numbers: NumberLabels) -> Iterator[str]:
     """Paragraph texts in document order, descending into table cells (merged cells once)."""
     for item in container.iter_inner_content():
         if isinstance(item, Table):
             for row in item.rows:
                 cells = {cell._tc: cell for cell in row.cells}  # a merged cell repeats
-                texts = ("\n".join(filter(str.strip, _docx_blocks(c))) for c in cells.values())
+                texts = (
+                    "\n".join(filter(str.strip, _docx_blocks(c, numbers))) for c in cells.values()
+                )
                 yield "\n".join(filter(None, texts))
         else:
-            yield item.text
+            number = numbers.label(item)
+            yield f"{number} {item.text}" if number and item.text.strip() else item.text
 
 
 def human_size(n: int) -> str:
