@@ -2,7 +2,8 @@
 
 ``regula ingest`` picks these up in a directory (``ingest.extensions`` defaults to them) and the
 bot accepts them as uploads. The suffix only chooses between kinds the bytes cannot tell apart
-(plain text, Markdown, HTML); a PDF or a Word file is recognised by its bytes whatever its name.
+(plain text, Markdown, HTML); a PDF, a Word or an OpenDocument file is recognised by its bytes
+whatever its name.
 Kept free of the readers' imports so the config schema can use it cheaply.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 KIND_BY_SUFFIX = {
     ".pdf": "pdf",
     ".docx": "docx",
+    ".doc": "doc",
+    ".odt": "odt",
     ".txt": "text",
     ".md": "markdown",
     ".markdown": "markdown",

@@ -1,10 +1,11 @@
 """File -> LoadedDocument: plain text that keeps its line structure, plus declared metadata.
 
 The bytes decide the kind (a PDF starts with ``%PDF-``, a .docx is a zip holding
-``word/document.xml``); the name only chooses between plain text, Markdown and HTML
-(``file_types.py``). Text is decoded (BOMs, legacy 8-bit code pages), handed to its reader
-(``readers.py``), tidied, and its metadata cleaned (``front_matter.py``). Every failure is a
-LoaderError whose reason can be shown to the user.
+``word/document.xml``, an .odt one holding ``content.xml``, a legacy .doc is an OLE file); the
+name only chooses between plain text, Markdown and HTML (``file_types.py``). Text is decoded
+(BOMs, legacy 8-bit code pages), handed to its reader (``readers.py``, ``office.py``), tidied,
+and its metadata cleaned (``front_matter.py``). Every failure is a LoaderError whose reason can
+be shown to the user.
 """
 
 from __future__ import annotations
@@ -18,12 +19,19 @@ from retrieval.config import IngestSettings
 from retrieval.errors import LoaderError
 from retrieval.ingest.file_types import KIND_BY_SUFFIX
 from retrieval.ingest.front_matter import clean_metadata
-from retrieval.ingest.readers import BYTES_READERS, TEXT_READERS, human_size, zip_members
+from retrieval.ingest.readers import (
+    BYTES_READERS,
+    TEXT_READERS,
+    check_zip,
+    human_size,
+    zip_members,
+)
 from retrieval.models import LoadedDocument
 
 # Callers that pass no limit (tests, benchmarks) get the configured default, ingest.max_file_mb.
 DEFAULT_MAX_BYTES = IngestSettings().max_file_bytes
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ODT_MIME = b"application/vnd.oasis.opendocument.text"
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -91,11 +99,15 @@ def _sniff(data: bytes, label: str, filename: str) -> tuple[str, tuple[str, str 
     if data.startswith(b"%PDF-") or (named == "pdf" and b"%PDF-" in data[:1024]):
         return "pdf", None
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        if any(member.filename == "word/document.xml" for member in zip_members(data, label)):
+        names = {member.filename for member in zip_members(data, label)}
+        if "word/document.xml" in names:
             return "docx", None
-        raise LoaderError(label, "a zip archive but not a Word .docx (no word/document.xml)")
+        if "content.xml" in names and _ODT_MIME in data[:200]:
+            check_zip(data, label)
+            return "odt", None
+        raise LoaderError(label, "a zip archive but neither a Word .docx nor an OpenDocument .odt")
     if data.startswith(_OLE_MAGIC):
-        raise LoaderError(label, "old binary Office format (.doc) is not supported; save as .docx")
+        return "doc", None
     if named == "pdf":
         raise LoaderError(label, "not a PDF (the file does not start with %PDF-)")
     if named == "docx":

@@ -25,6 +25,7 @@ from docx.table import Table
 from retrieval.errors import LoaderError
 from retrieval.ingest.docx_numbering import NumberLabels
 from retrieval.ingest.front_matter import split_front_matter
+from retrieval.ingest.office import read_doc, read_odt
 
 MB = 1024 * 1024
 _ZIP_MAX_TOTAL = 200 * MB
@@ -233,7 +234,7 @@ def zip_members(data: bytes, label: str) -> list[zipfile.ZipInfo]:
         raise LoaderError(label, "damaged zip archive, not a readable .docx") from e
 
 
-def _check_zip(data: bytes, label: str) -> None:
+def check_zip(data: bytes, label: str) -> None:
     """Reject zip bombs before decompressing (zipfile never yields more than declared sizes)."""
     members = zip_members(data, label)
     if len(members) > _ZIP_MAX_MEMBERS:
@@ -254,7 +255,7 @@ def _check_zip(data: bytes, label: str) -> None:
 def read_docx(data: bytes, label: str) -> Reading:
     """Paragraphs and table rows in order, each numbered paragraph with the number Word shows
     ("Article 1", "2.", "(a)": ``docx_numbering``), so the chunker finds its structure."""
-    _check_zip(data, label)
+    check_zip(data, label)
     try:
         document = docx.Document(io.BytesIO(data))
         numbers = NumberLabels(document)
@@ -298,4 +299,9 @@ TEXT_READERS: dict[str, Callable[[str, str], Reading]] = {
     "markdown": read_markdown,
     "html": read_html,
 }
-BYTES_READERS: dict[str, Callable[[bytes, str], Reading]] = {"pdf": read_pdf, "docx": read_docx}
+BYTES_READERS: dict[str, Callable[[bytes, str], Reading]] = {
+    "pdf": read_pdf,
+    "docx": read_docx,
+    "doc": read_doc,
+    "odt": read_odt,
+}

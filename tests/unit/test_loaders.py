@@ -194,7 +194,7 @@ def test_zip_without_document_xml_is_refused(tmp_path: Path) -> None:
     path = make_zip(tmp_path / "other.docx", {"content.xml": b"<x/>"})
     with pytest.raises(LoaderError) as excinfo:
         load_document(path)
-    assert reason_of(excinfo) == "a zip archive but not a Word .docx (no word/document.xml)"
+    assert reason_of(excinfo) == "a zip archive but neither a Word .docx nor an OpenDocument .odt"
 
 
 def test_damaged_zip_is_refused(tmp_path: Path) -> None:
@@ -211,12 +211,17 @@ def test_docx_shaped_zip_that_python_docx_cannot_open(tmp_path: Path) -> None:
     assert excinfo.value.__cause__ is not None
 
 
-def test_legacy_doc_is_refused_with_advice(tmp_path: Path) -> None:
-    path = tmp_path / "old.docx"
+def test_legacy_doc_without_a_converter_is_refused_with_advice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrieval.ingest import office
+
+    monkeypatch.setattr(office.shutil, "which", lambda name: None)
+    path = tmp_path / "old.docx"  # the bytes decide: an OLE file is a .doc whatever its name
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512)
     with pytest.raises(LoaderError) as excinfo:
         load_document(path)
-    assert "save as .docx" in reason_of(excinfo)
+    assert "apt-get install libreoffice-writer-nogui, or antiword" in reason_of(excinfo)
 
 
 def test_zip_bomb_is_refused_before_parsing(tmp_path: Path) -> None:
