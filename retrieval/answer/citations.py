@@ -102,11 +102,16 @@ def split_sentences(text: str) -> list[Sentence]:
 
 
 def quotable_sentences(passage: Passage) -> list[Sentence]:
+    """The sentences a quote may be (``sentences_to_quote``) of a retrieved passage."""
+    return sentences_to_quote(passage.text, passage.locator)
+
+
+def sentences_to_quote(text: str, locator: str) -> list[Sentence]:
     """The sentences a quote may be: an article chunk's first line is its heading ("Article 8
     — Time limits"), which names the rule but answers nothing, so it is left out when the
-    chunk has a body."""
-    sentences = split_sentences(passage.text)
-    article = not passage.locator.startswith("¶") and "\n" in passage.text
+    chunk has a body. The ingest embeds them ahead of the first question that cites them."""
+    sentences = split_sentences(text)
+    article = not locator.startswith("¶") and "\n" in text
     if article and len(sentences) > 1 and sentences[0].start == 0:
         return sentences[1:]
     return sentences

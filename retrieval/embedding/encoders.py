@@ -248,6 +248,12 @@ class DenseEmbeddings(Embeddings, ABC):
         """
         return self.bundled.latent_terms(texts, top_k)
 
+    @property
+    def caches_passages(self) -> bool:
+        """Passage vectors are kept on disk (``embeddings.cache``): embedding a text ahead of
+        its first use then saves that use the model's time."""
+        return self._cache is not None
+
     # LangChain's two hooks.
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         return [[float(x) for x in row] for row in self.embed_passages(texts)]

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from tqdm import tqdm
 
 from retrieval import succession, versions
+from retrieval.answer.citations import sentences_to_quote
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.errors import LoaderError, RegulaError
@@ -29,16 +29,8 @@ from retrieval.hygiene import normalize_language, safe_doc_id
 from retrieval.ingest.chunking import chunk_text
 from retrieval.ingest.front_matter import sidecar_metadata
 from retrieval.ingest.loaders import load_bytes
-from retrieval.ingest.translations import (
-    GroupMap,
-    PairScore,
-    alignment,
-    length_compatible,
-    merge_translations,
-    number_overlap,
-    number_signature,
-    translation_threshold,
-)
+from retrieval.ingest.regrouping import regroup
+from retrieval.ingest.translations import GroupMap
 from retrieval.language import detect_language
 from retrieval.models import Chunk, Document, IngestFailure, IngestReport
 from retrieval.parts import encode_parts
@@ -108,7 +100,6 @@ class Ingestor:
         self.embeddings = embeddings
         self._lock = WriterLock(settings.storage.data_dir / "writer.lock")
         self._embedded = settings.vector_store.mode == "embedded"
-        self.last_pairs: list[PairScore] = []
 
     def ingest(
         self,
@@ -184,7 +175,7 @@ class Ingestor:
             if prune:
                 report.removed += self._prune(manifest, prune_roots)
             if changed:
-                self._regroup(changed)
+                regroup(self.store, self.settings, changed)
             report.conflicts, report.doubts = self.apply_validity()
         finally:
             self._lock.release()
@@ -291,6 +282,10 @@ class Ingestor:
         latent = [
             encode_latent(f.tolist(), w.tolist()) for f, w in self.embeddings.latent_terms(indexed)
         ]
+        if self.embeddings.caches_passages:  # the quotes' sentences, before the first question
+            self.embeddings.embed_passages(
+                [s.text for c in chunks for s in sentences_to_quote(c.text, c.locator)]
+            )
         ids = [c.chunk_id(document.version) for c in chunks]
         metadatas: list[dict[str, Any]] = [
             {
@@ -353,49 +348,3 @@ class Ingestor:
         conflicts and doubts found. The caller holds the writer lock."""
         conflicts, doubts = succession.apply(self.store, self.lexical)
         return [c.to_json() for c in conflicts], [d.to_json() for d in doubts]
-
-    # -- translation groups ------------------------------------------------------------------
-    def _doc_vectors_and_text(self, doc: Document) -> tuple[np.ndarray[Any, Any], str]:
-        got = self.store.chunks_of(doc, with_vectors=True)  # in reading order
-        return np.asarray(got["embeddings"], dtype=np.float32), "\n".join(got["documents"])
-
-    def score_pair(self, a: Document, b: Document) -> PairScore:
-        declared = bool(a.number) and a.number == b.number
-        vectors_a, text_a = self._doc_vectors_and_text(a)
-        vectors_b, text_b = self._doc_vectors_and_text(b)
-        if not declared and not length_compatible(len(text_a), len(text_b)):
-            return PairScore(a.doc_id, b.doc_id, 0.0, 0.0, declared=False)
-        score, _ = alignment(vectors_a, vectors_b)
-        reverse, _ = alignment(vectors_b, vectors_a)
-        numbers = number_overlap(number_signature(text_a), number_signature(text_b))
-        return PairScore(a.doc_id, b.doc_id, min(score, reverse), numbers, declared)
-
-    def _regroup(self, changed: list[str]) -> None:
-        manifest = self.store.manifest()
-        groups = GroupMap({d: doc.group_id or d for d, doc in manifest.items()})
-        vectors = self.store.document_vectors(changed)
-        self.last_pairs = []
-        by_number: dict[str, set[str]] = {}
-        for d, other in manifest.items():
-            if other.number:
-                by_number.setdefault(other.number, set()).add(d)
-        for doc_id in changed:
-            groups.detach(doc_id)
-        for doc_id in changed:
-            doc = manifest.get(doc_id)
-            if doc is None or doc_id not in vectors:
-                continue
-            neighbours = {d for d, _ in self.store.query_documents(vectors[doc_id], 12)}
-            neighbours |= by_number.get(doc.number, set()) if doc.number else set()
-            for other_id in sorted(neighbours - {doc_id}):
-                other = manifest[other_id]
-                if other.language == doc.language or not versions.may_be_translations(doc, other):
-                    continue
-                self.last_pairs.append(self.score_pair(doc, other))
-        languages = {d: doc.language for d, doc in manifest.items()}
-        threshold = translation_threshold(self.settings)
-        merge_translations(groups, self.last_pairs, languages, threshold)
-        new_groups = groups.as_dict()
-        self.store.update_groups(
-            {d: g for d, g in new_groups.items() if manifest.get(d) and manifest[d].group_id != g}
-        )

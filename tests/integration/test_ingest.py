@@ -506,3 +506,28 @@ def test_every_retrieval_mode_answers_on_its_own(sample_assistant: Assistant, mo
     assert not answer.refused, (mode, answer.answer)
     assert all(p.dense_score > 0 for p in answer.retrieved), mode
     assert any(c.doc_id.startswith("ig-2024-07.") for c in answer.citations), mode
+
+
+def test_the_quotes_sentences_are_embedded_at_ingest_not_at_the_first_question(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.integration.test_parts import PER_ARTICLE
+
+    write_files(tmp_path / "corpus", PER_ARTICLE)
+    assistant = open_assistant(tmp_path / "data")
+    try:
+        assistant.ingest([tmp_path / "corpus"], progress=False)
+        passages_encoded: list[int] = []
+        real_encode = assistant.embeddings.bundled.encode
+
+        def counting(texts: Any, is_query: bool) -> Any:
+            if not is_query:
+                passages_encoded.append(len(texts))
+            return real_encode(texts, is_query)
+
+        monkeypatch.setattr(assistant.embeddings.bundled, "encode", counting)
+        answer = assistant.ask("How many days of paid annual leave does an official get?")
+        assert "twenty-four working days" in answer.citations[0].quote
+        assert passages_encoded == []  # every sentence vector came from the ingest
+    finally:
+        assistant.close()
