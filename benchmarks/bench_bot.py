@@ -119,9 +119,11 @@ def _summary(latencies: list[float]) -> tuple[float, float, str]:
     )
 
 
-async def _bursts(data_dir: Path, work: Path, sizes: list[int]) -> None:
+async def _bursts(data_dir: Path, work: Path, sizes: list[int], instances: int) -> None:
     assistant = Assistant.from_settings(
-        Settings.model_validate({"storage": {"data_dir": str(data_dir)}})
+        Settings.model_validate(
+            {"storage": {"data_dir": str(data_dir)}, "embeddings": {"instances": instances}}
+        )
     )
     round_ = 0
     try:
@@ -140,13 +142,15 @@ async def _bursts(data_dir: Path, work: Path, sizes: list[int]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", default="25,50", help="users asking at once, per burst")
+    parser.add_argument("--instances", type=int, default=1, help="embeddings.instances")
     parser.add_argument("--data-dir", type=Path, help="existing index (default: sample corpus)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     with tempfile.TemporaryDirectory(prefix="regula-bench-") as tmp:
         work = Path(tmp)
         data_dir = args.data_dir or _index(work)
-        asyncio.run(_bursts(data_dir, work, [int(n) for n in args.users.split(",")]))
+        sizes = [int(n) for n in args.users.split(",")]
+        asyncio.run(_bursts(data_dir, work, sizes, args.instances))
 
 
 if __name__ == "__main__":

@@ -106,6 +106,9 @@ class EmbeddingSettings(Section):
         "their vectors); unset: the model's own size.",
     )
     batch_size: int = Field(16, ge=1, le=256, description="Passages embedded per call.")
+    instances: int | None = Field(
+        None, ge=1, le=64, description="Copies of the bundled model run at once; null: the cores."
+    )
     timeout_s: float = Field(60.0, gt=0, description="Per-request timeout (endpoint providers).")
     cache: bool = Field(
         True,

