@@ -207,6 +207,7 @@ def main() -> None:
     queries: dict[int, dict[str, Any]] = {}
     clis: dict[int, dict[str, Any]] = {}
     bot = None
+    unseen = None
     # The smallest scale first, then the bot, then the larger scales: if the budget runs out,
     # it is the largest build that is cut.
     for position, scale in enumerate(sorted(scales)):
@@ -235,6 +236,9 @@ def main() -> None:
                 [sys.executable, str(HERE / "bench_bot.py"), "--users", args.users],
             )
             bot = out.strip() if out else None
+        if position == 0:
+            out = runner.run("bench_unseen", [sys.executable, str(HERE / "bench_unseen.py")])
+            unseen = out.strip() if out else None
 
     parts = [
         "# Regula benchmarks\n",
@@ -309,6 +313,8 @@ def main() -> None:
         parts.append(table(header, rows))
     else:
         parts.append("(not run)")
+    parts.append("\n## Unseen questions (`benchmarks/bench_unseen.py`)\n")
+    parts.append(f"```\n{unseen}\n```" if unseen else "(not run)")
     parts.append("\n## Telegram bot burst (`benchmarks/bench_bot.py`)\n")
     parts.append(f"```\n{bot}\n```" if bot else "(not run)")
     llm = HERE / "llm.md"
