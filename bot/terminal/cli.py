@@ -150,37 +150,24 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_docs(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal.documents_json import acts_json, document_json
     from bot.terminal.terminal_text import render_documents
 
     documents = _assistant(settings).documents()
     if args.json:
-        _print_json([_document_json(d) for d in documents])
+        _print_json(acts_json(documents) if args.by_act else [document_json(d) for d in documents])
     else:
         sys.stdout.write(render_documents(documents))
     return EXIT_OK
 
 
-def _document_json(document: Any) -> dict[str, Any]:
-    """A manifest record as ``docs --json`` and ``history --json`` print it."""
-    payload = dict(vars(document))
-    payload["valid_until"] = payload["valid_until"] or None
-    payload["valid_from"] = payload["valid_from"] or None
-    for key in ("repeals", "amends"):
-        payload[key] = [w.strip() for w in payload[key].split(",") if w.strip()]
-    from retrieval.parts import decode_part_until, part_spans
-
-    payload["act"] = document.work or document.doc_id
-    payload["parts"] = list(part_spans(document.parts))  # its articles, in reading order
-    payload["part_until"] = decode_part_until(document.part_until)
-    return payload
-
-
 def cmd_history(args: argparse.Namespace, settings: Settings) -> int:
+    from bot.terminal.documents_json import document_json
     from bot.terminal.terminal_text import render_history
 
     versions = _assistant(settings).history(args.work)
     if args.json:
-        _print_json({"work": args.work, "versions": [_document_json(d) for d in versions]})
+        _print_json({"work": args.work, "versions": [document_json(d) for d in versions]})
     else:
         sys.stdout.write(render_history(args.work, versions))
     return EXIT_OK if versions else EXIT_ERROR
@@ -356,6 +343,10 @@ def _parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, parents=[common], help=text)
         command.add_argument("--json", action="store_true", help="print JSON")
         command.set_defaults(handler=handler)
+        if name == "docs":
+            command.add_argument(
+                "--by-act", action="store_true", help="JSON: the documents under their act"
+            )
 
     evaluation = sub.add_parser("eval", parents=[common], help="score answers on a QA file")
     evaluation.add_argument("qa_file", type=Path)

@@ -192,6 +192,15 @@ def test_docs_and_history_group_the_parts_under_their_act(
     assert by_id["cs-art-005.md"]["parts"] == ["5"]
     assert by_id["dec9.md"]["part_until"] == {"2": "2024-06-30"}
     assert by_id["notice-a.md"]["doubt"]
+    acts = {
+        a["act"]: a
+        for a in json.loads(regula("docs", "--json", "--by-act", "--data-dir", data).stdout)
+    }
+    assert acts["45/2019/CS"]["in_parts"]
+    assert acts["45/2019/CS"]["articles"] == "1–6"
+    assert [d["doc_id"] for d in acts["45/2019/CS"]["documents"]] == sorted(PER_ARTICLE)
+    assert acts["DEC-9"]["articles"] == "1–3"
+    assert [d["doc_id"] for d in acts["DEC-9"]["documents"]] == ["dec9.md", "dec14.md"]
     text = regula("docs", "--data-dir", data).stdout
     assert "act 45/2019/CS: 6 documents, articles 1–6" in text
     assert "[DOUBT: versions or parts of N-7? all searched]" in text

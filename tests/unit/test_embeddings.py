@@ -349,8 +349,7 @@ def test_copies_of_the_bundled_model_split_a_batch_and_keep_its_order() -> None:
     ]
     found: list[np.ndarray] = []  # two threads at once, one copy each
     threads = [
-        threading.Thread(target=lambda t=t: found.append(two.encode([t], True)))
-        for t in texts[:2]
+        threading.Thread(target=lambda t=t: found.append(two.encode([t], True))) for t in texts[:2]
     ]
     for thread in threads:
         thread.start()
