@@ -27,28 +27,26 @@ from retrieval.answer.ended_rules import ended_rule, note_ended_rule
 from retrieval.answer.extractive import AnswerComposer
 from retrieval.answer.generative import Generator, Progress
 from retrieval.answer.named_terms import unknown_terms
-from retrieval.answer.refusal import Calibration, Thresholds, refusal_stats, thresholds_for
+from retrieval.answer.refusal import Calibration, Thresholds, thresholds_for
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings, build_embeddings
 from retrieval.errors import LLMError
 from retrieval.followup import FollowUpRule
-from retrieval.ingest.pipeline import Ingestor, SourceFile
-from retrieval.ingest.uploads import upload_name, write_sidecar
 from retrieval.language import detect_language
-from retrieval.models import Answer, AnswerOutcome, Document, IngestReport, NearestDocument, Passage
+from retrieval.library import Library
+from retrieval.models import Answer, AnswerOutcome, Document, NearestDocument, Passage
 from retrieval.prompts import Prompts, default_prompts
 from retrieval.search.fusion import SearchFilters
 from retrieval.search.searcher import Searcher
 from retrieval.store.index import VectorStore
 from retrieval.store.lexical import LexicalIndex
 from retrieval.store.lexical_sync import LexicalSync
-from retrieval.store.ownership import UPLOADS, owned
-from retrieval.versions import annotate, history, today
+from retrieval.versions import annotate, today
 
 log = logging.getLogger(__name__)
 
 
-class Assistant:
+class Assistant(Library):
     """Regula's core: ingest, search, answer. Knows nothing of Telegram."""
 
     def __init__(
@@ -69,7 +67,6 @@ class Assistant:
         self.lexical = lexical
         self.searcher = Searcher(settings, store, lexical, embeddings)
         self.lexical_sync = LexicalSync(store, lexical)
-        self.ingestor = Ingestor(settings, store, lexical, embeddings)
         self.composer = AnswerComposer(settings, embeddings, prompts)
         self.generator = (
             Generator(settings, embeddings, prompts, chat_model)
@@ -313,86 +310,6 @@ class Assistant:
     def translations_of(self, chunk_id: str) -> list[Passage]:
         self.refresh()
         return self.searcher.translations_of(chunk_id)
-
-    # -- corpus -------------------------------------------------------------------------------
-    def documents(self) -> list[Document]:
-        return sorted(self.refresh().values(), key=lambda d: d.doc_id)
-
-    def history(self, work: str) -> list[Document]:
-        """Every version of ``work`` (translations included), oldest first."""
-        return history(work, self.refresh())
-
-    def ingest(
-        self,
-        paths: Sequence[Path],
-        *,
-        prune: bool = False,
-        progress: bool | None = None,
-        rebuild: bool = False,
-    ) -> IngestReport:
-        """Index ``paths``; ``rebuild`` first empties the index, so everything is re-embedded."""
-        report = self.ingestor.ingest(paths, prune=prune, progress=progress, rebuild=rebuild)
-        self.refresh(force=True)
-        return report
-
-    def ingest_bytes(
-        self, data: bytes, filename: str, metadata: Mapping[str, str] | None = None
-    ) -> IngestReport:
-        """Store an uploaded file under ``data_dir/uploads`` and index it.
-
-        ``metadata`` (version keys from the upload's caption) is kept beside it as its
-        ``NAME.meta.yaml`` sidecar; an upload without any replaces an earlier sidecar.
-        """
-        uploads = self.settings.storage.data_dir / UPLOADS
-        safe = upload_name(filename)
-        write_sidecar(uploads, safe, metadata)
-        report = self.ingestor.ingest_bytes(data, safe, uploads / safe)
-        self.refresh(force=True)
-        return report
-
-    def reindex(self) -> IngestReport:
-        """Re-check the files of this worker's documents; drop those whose file is gone.
-
-        Only documents this worker ingested are touched (``retrieval.store.ownership``): in server
-        mode the others belong to workers whose disks we cannot see (counted in
-        ``report.foreign``), and bot uploads are never pruned.
-        """
-        embedded = self.settings.vector_store.mode == "embedded"
-        owner = self.ingestor.owner
-        documents = self.documents()
-        mine = [d for d in documents if owned(d, owner, embedded=embedded)]
-        sources = [
-            SourceFile(d.doc_id, Path(d.path), d.source_root) for d in mine if Path(d.path).exists()
-        ]
-        report = self.ingestor.ingest_sources(sources, prune=True, progress=False)
-        report.foreign = len(documents) - len(mine)
-        self.refresh(force=True)
-        return report
-
-    def forget(self, doc_id: str) -> bool:
-        removed = self.ingestor.forget(doc_id)
-        self.refresh(force=True)
-        return removed
-
-    def stats(self) -> dict[str, Any]:
-        documents = self.documents()
-        groups: dict[str, list[str]] = {}
-        for d in documents:
-            groups.setdefault(d.group_id or d.doc_id, []).append(d.doc_id)
-        languages: dict[str, int] = {}
-        for d in documents:
-            languages[d.language] = languages.get(d.language, 0) + 1
-        return {
-            "documents": len(documents),
-            "chunks": self.store.count_chunks(),
-            "languages": dict(sorted(languages.items())),
-            "translation_groups": sorted(
-                sorted(members) for members in groups.values() if len(members) > 1
-            ),
-            "refusal": refusal_stats(self.settings.answer, self.calibration(), self.store.revision),
-            "data_dir": str(self.settings.storage.data_dir),
-            "vector_store": self.settings.vector_store.mode,
-        }
 
     def close(self) -> None:
         self.lexical.close()
