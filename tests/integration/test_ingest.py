@@ -91,7 +91,7 @@ def ingested(assistant: Assistant, corpus: Path) -> Assistant:
     report = assistant.ingest([corpus], progress=False)
     assert report.to_json() == {
         "added": 3, "updated": 0, "unchanged": 0, "removed": 0, "chunks": TINY_CHUNKS,
-        "failed": [], "conflicts": [],
+        "failed": [], "conflicts": [], "doubts": [],
     }  # fmt: skip
     return assistant
 
@@ -129,7 +129,7 @@ def test_reingest_of_unchanged_files_changes_nothing(ingested: Assistant, corpus
 
     assert report.to_json() == {
         "added": 0, "updated": 0, "unchanged": 3, "removed": 0, "chunks": 0, "failed": [],
-        "conflicts": [],
+        "conflicts": [], "doubts": [],
     }  # fmt: skip
     assert ingested.store.count_chunks() == TINY_CHUNKS
     assert {d.doc_id: d.version for d in ingested.documents()} == before
