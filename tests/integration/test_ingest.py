@@ -203,7 +203,7 @@ def test_bad_files_are_reported_one_by_one_and_the_rest_indexed(tmp_path: Path) 
     assert "Traceback" not in process.stderr
     report = json.loads(process.stdout)
     assert set(report) == {
-        "added", "updated", "unchanged", "removed", "chunks", "failed", "conflicts"
+        "added", "updated", "unchanged", "removed", "chunks", "failed", "conflicts", "doubts"
     }  # fmt: skip
     assert (report["added"], report["updated"], report["unchanged"], report["removed"]) == (
         2, 0, 0, 0,
