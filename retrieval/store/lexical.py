@@ -282,14 +282,28 @@ class LexicalIndex:
             if not kept:
                 return []
             match = " OR ".join('"' + t.replace('"', "") + '"' for t in kept)
-            condition, params = self._chunk_filter(doc_ids, in_language, "rowid", valid_on, drafts)
+            # Joined, not "rowid IN (subquery)": the match is found first and each hit looked
+            # up by key, so an as-of filter costs per hit, not per chunk of the corpus.
+            clauses: list[str] = ["chunk_terms MATCH ?"]
+            params: list[Any] = [match]
+            if valid_on is not None:
+                clauses.append("d.valid_from <= ? AND d.valid_until >= ?")
+                clauses.append("" if drafts else "d.draft = 0")
+                params.extend([valid_on, valid_on])
+            if doc_ids is not None:
+                clauses.append(f"c.doc_id IN ({','.join('?' * len(doc_ids))})")
+                params.extend(doc_ids)
+            if in_language is not None:
+                clauses.append("c.language = ?")
+                params.append(in_language)
             sql = (
-                "SELECT rowid, -bm25(chunk_terms) AS score FROM chunk_terms "
-                "WHERE chunk_terms MATCH ?"
-                + (f" AND {condition}" if condition else "")
+                "SELECT chunk_terms.rowid, -bm25(chunk_terms) FROM chunk_terms "
+                "JOIN chunks c ON c.id = chunk_terms.rowid "
+                + ("JOIN lexical_docs d ON d.doc_id = c.doc_id " if valid_on is not None else "")
+                + "WHERE " + " AND ".join(filter(None, clauses))
                 + " ORDER BY bm25(chunk_terms) LIMIT ?"
-            )
-            rows = self._conn.execute(sql, [match, *params, limit]).fetchall()
+            )  # fmt: skip
+            rows = self._conn.execute(sql, [*params, limit]).fetchall()
             return self._with_chunk_ids(rows)
 
     def _with_chunk_ids(self, rows: Sequence[tuple[int, float]]) -> list[tuple[str, float]]:
