@@ -247,12 +247,7 @@ class LexicalIndex:
                 "AND valid_until >= ?" + ("" if drafts else " AND draft = 0") + ")"
             )
             params.extend([valid_on, valid_on])
-        if doc_ids is not None:
-            clauses.append(f"c.doc_id IN ({','.join('?' * len(doc_ids))})")
-            params.extend(doc_ids)
-        if in_language is not None:
-            clauses.append("c.language = ?")
-            params.append(in_language)
+        clauses, params = _document_clauses(doc_ids, in_language, clauses, params)
         if not clauses:
             return "", []
         where = " AND ".join(clauses)
@@ -290,12 +285,7 @@ class LexicalIndex:
                 clauses.append("d.valid_from <= ? AND d.valid_until >= ?")
                 clauses.append("" if drafts else "d.draft = 0")
                 params.extend([valid_on, valid_on])
-            if doc_ids is not None:
-                clauses.append(f"c.doc_id IN ({','.join('?' * len(doc_ids))})")
-                params.extend(doc_ids)
-            if in_language is not None:
-                clauses.append("c.language = ?")
-                params.append(in_language)
+            clauses, params = _document_clauses(doc_ids, in_language, clauses, params)
             sql = (
                 "SELECT chunk_terms.rowid, -bm25(chunk_terms) FROM chunk_terms "
                 "JOIN chunks c ON c.id = chunk_terms.rowid "
@@ -371,3 +361,20 @@ class LexicalIndex:
     def close(self) -> None:
         with self._lock:
             self._conn.close()
+
+
+def _document_clauses(
+    doc_ids: Sequence[str] | None,
+    in_language: str | None,
+    clauses: list[str],
+    params: list[Any],
+) -> tuple[list[str], list[Any]]:
+    """``clauses``/``params`` plus the restrictions to ``doc_ids`` and ``in_language`` on
+    chunk rows ``c``."""
+    if doc_ids is not None:
+        clauses = [*clauses, f"c.doc_id IN ({','.join('?' * len(doc_ids))})"]
+        params = [*params, *doc_ids]
+    if in_language is not None:
+        clauses = [*clauses, "c.language = ?"]
+        params = [*params, in_language]
+    return clauses, params
