@@ -171,9 +171,10 @@ class Assistant(Library):
         step = time.perf_counter()
         offsets = self.searcher.language_offsets(passages, query_vector)
         relevance = self.composer.relevance(passages, offsets)
-        outcome = self.thresholds().decide(relevance)
+        thresholds = self.thresholds()  # read once: from the store when calibrated
+        outcome = thresholds.decide(relevance)
         unknown = self._unknown_names(query)
-        ended = ended_rule(self.searcher, self.composer, self.thresholds(), query, language,
+        ended = ended_rule(self.searcher, self.composer, thresholds, query, language,
                            filters, (query_vector, query_latent), relevance, k)  # fmt: skip
         if (unknown or ended) and outcome == "answer":
             outcome = "closest"
