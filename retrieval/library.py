@@ -14,7 +14,16 @@ from retrieval.answer.refusal import Calibration, refusal_stats
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.ingest.uploads import upload_name, write_sidecar
+from retrieval.metadata_edits import (
+    EDITABLE_KEYS,
+    EditError,
+    edit_lock,
+    read_sidecar,
+    sidecar_path,
+    write_edit,
+)
 from retrieval.models import Document, IngestReport
+from retrieval.parts import part_spans
 from retrieval.store.index import VectorStore
 from retrieval.store.lexical import LexicalIndex
 from retrieval.store.ownership import UPLOADS, owned
@@ -97,6 +106,64 @@ class Library:
     def forget(self, doc_id: str) -> bool:
         removed = self.ingestor.forget(doc_id)
         self.refresh(force=True)
+        return removed
+
+    def document_chunks(self, doc_id: str) -> list[dict[str, Any]]:
+        """The indexed chunks of ``doc_id`` in reading order: what the reader found in it
+        (``index``, ``locator``, ``header``, ``part``, ``text``); [] for an unknown id."""
+        document = self.refresh().get(doc_id)
+        if document is None:
+            return []
+        got = self.store.chunks_of(document)
+        part_of = {
+            index: key
+            for key, (first, last) in part_spans(document.parts).items()
+            for index in range(first, last + 1)
+        }
+        return [
+            {"index": i, "locator": m.get("locator", ""), "header": m.get("header", ""),
+             "part": part_of.get(i, ""), "text": text}
+            for i, (text, m) in enumerate(zip(got["documents"], got["metadatas"], strict=True))
+        ]  # fmt: skip
+
+    def editable_fields(self, doc_id: str) -> tuple[dict[str, str], str]:
+        """The version fields of ``doc_id`` as the index holds them, and its sidecar's
+        fingerprint (give it back to ``edit_fields``, which refuses a stale edit)."""
+        document = self.refresh()[doc_id]
+        fields = {key: str(getattr(document, key, "") or "") for key in EDITABLE_KEYS}
+        fields["valid_until"] = document.declared_until
+        return fields, read_sidecar(Path(document.path))[1]
+
+    def edit_fields(
+        self, doc_id: str, changes: Mapping[str, str], fingerprint: str
+    ) -> IngestReport:
+        """Write ``changes`` to the document's sidecar (``retrieval.metadata_edits``) and
+        re-index its file, so validity and status take effect now and survive a re-ingest."""
+        from retrieval.ingest.pipeline import SourceFile
+
+        document = self.refresh()[doc_id]
+        path = Path(document.path)
+        if not path.is_file():
+            msg = f"the file of {doc_id} is no longer at {path}; re-ingest it first"
+            raise EditError(msg)
+        with edit_lock(path):
+            write_edit(path, changes, fingerprint)
+            source = SourceFile(doc_id, path, document.source_root)
+            report = self.ingestor.ingest_sources([source], progress=False)
+        self.refresh(force=True)
+        return report
+
+    def remove(self, doc_id: str) -> bool:
+        """``forget`` the document; an uploaded one also loses its stored file and sidecar
+        (a file in a corpus folder stays: the next ``ingest`` of that folder brings it back)."""
+        document = self.refresh().get(doc_id)
+        removed = self.forget(doc_id)
+        uploads = (self.settings.storage.data_dir / UPLOADS).resolve()
+        if removed and document is not None:
+            path = Path(document.path).resolve()
+            if path.parent == uploads:
+                path.unlink(missing_ok=True)
+                sidecar_path(path).unlink(missing_ok=True)
         return removed
 
     def stats(self) -> dict[str, Any]:

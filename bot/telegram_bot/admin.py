@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from telegram import Update
+from telegram.constants import ChatType
 
 from bot.telegram_bot import telegram_html
 from bot.telegram_bot.audit import AuditLog
@@ -88,6 +89,29 @@ async def forget(update: Update, context: Context) -> None:
     await say(
         update, context, "bot_forget_done" if removed else "bot_forget_missing", doc_id=doc_id
     )
+
+
+async def console(update: Update, context: Context) -> None:
+    """Admins: a one-time sign-in link to the web console, in a private chat only (anyone
+    in a group would read it)."""
+    if not await _is_admin(update, context):
+        return
+    chat, user = update.effective_chat, update.effective_user
+    assert user is not None
+    if chat is None or chat.type != ChatType.PRIVATE:
+        await say(update, context, "bot_console_private")
+        return
+    settings: Settings = dep(context, "settings")
+    if settings.console.http_port is None and not settings.console.public_url:
+        await say(update, context, "bot_console_off")
+        return
+    from bot.console.server import login_url
+
+    language = user_language(update, context)
+    url = await asyncio.to_thread(login_url, settings, f"telegram:{user.id}", language)
+    dep(context, "audit").record_action(f"telegram:{user.id}", "console_link")
+    minutes = max(1, settings.console.login_link_ttl_s // 60)
+    await say(update, context, "bot_console_link", minutes=minutes, url=url)
 
 
 def upload_limit(settings: Settings) -> tuple[float, str]:

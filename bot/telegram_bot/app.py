@@ -41,6 +41,7 @@ from retrieval.errors import ConfigError
 from retrieval.followup import Conversations, FollowUpRule
 
 if TYPE_CHECKING:
+    from bot.console.server import ConsoleThread
     from retrieval.assistant import Assistant
 
 log = logging.getLogger(__name__)
@@ -97,6 +98,7 @@ def build_application(settings: Settings, assistant: Assistant, token: str) -> A
         "stats": admin.stats,
         "reindex": admin.reindex,
         "forget": admin.forget,
+        "console": admin.console,
     }
     for name, callback in commands.items():  # an edited command is not run a second time
         app.add_handler(CommandHandler(name, callback, filters.UpdateType.MESSAGE))
@@ -141,6 +143,7 @@ async def _post_shutdown(app: App) -> None:
 def serve(settings: Settings, assistant: Assistant) -> None:
     """Run the bot until SIGINT/SIGTERM, then close the assistant (which it now owns)."""
     ops: OpsServer | None = None
+    console: ConsoleThread | None = None
     try:
         token = os.environ.get(TOKEN_ENV, "").strip()
         if not token:
@@ -152,6 +155,9 @@ def serve(settings: Settings, assistant: Assistant) -> None:
             raise ConfigError(msg)
         app = build_application(settings, assistant, token)
         ops = _ops_server(settings, assistant, app.bot_data["metrics"])
+        from bot.console.server import console_beside_bot
+
+        console = console_beside_bot(settings, assistant, app.bot_data["audit"])
         if tg.mode == "webhook":
             secret = os.environ.get(WEBHOOK_SECRET_ENV) or secrets.token_urlsafe(32)
             app.run_webhook(
@@ -168,6 +174,8 @@ def serve(settings: Settings, assistant: Assistant) -> None:
     finally:
         if ops is not None:
             ops.stop()
+        if console is not None:
+            console.stop()
         assistant.close()
     log.info("bot stopped")
 

@@ -12,6 +12,7 @@ by a lock, so a caller on another thread stays safe.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 import threading
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from retrieval.config import Settings
+from retrieval.models import Document
+from retrieval.versions import changes
 
 FILENAME = "audit.sqlite3"
 _SCHEMA = """
@@ -41,12 +44,26 @@ CREATE TABLE IF NOT EXISTS alert_settings (
     user_id INTEGER PRIMARY KEY,
     enabled INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS admin_actions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    ts REAL NOT NULL,
+    who TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL DEFAULT '',
+    detail TEXT NOT NULL DEFAULT ''
+);
 """
+OUTCOMES = ("answer", "closest", "not_covered")
 # Columns added after the first schema: (name, definition), added to an older log on open.
 _ADDED_COLUMNS = (
     ("cited_versions", "TEXT NOT NULL DEFAULT '[]'"),
     ("as_of", "TEXT NOT NULL DEFAULT ''"),
     ("notified", "INTEGER NOT NULL DEFAULT 0"),
+    ("outcome", "TEXT NOT NULL DEFAULT ''"),
+)
+# Rows written before ``outcome`` was recorded: a refusal was "not covered", the rest answers.
+_OUTCOME_SQL = (
+    "CASE WHEN outcome != '' THEN outcome WHEN refused THEN 'not_covered' ELSE 'answer' END"
 )
 
 
@@ -120,6 +137,7 @@ class AuditLog:
         language: str = "",
         cited_versions: Sequence[Mapping[str, str]] = (),
         as_of: str = "",
+        outcome: str = "",
     ) -> int | None:
         """Store one answered question; returns its row id (None when the log is disabled).
 
@@ -128,7 +146,8 @@ class AuditLog:
         """
         _, row_id = self._execute(
             "INSERT INTO questions (ts, user_id, chat_id, question, language, cited_doc_ids,"
-            " refused, latency_ms, cited_versions, as_of) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " refused, latency_ms, cited_versions, as_of, outcome)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 self._clock(),
                 user_id,
@@ -140,6 +159,7 @@ class AuditLog:
                 round(latency_ms, 1),
                 json.dumps([dict(v) for v in cited_versions], ensure_ascii=False),
                 as_of,
+                outcome or ("not_covered" if refused else "answer"),
             ),
         )
         return row_id
@@ -220,8 +240,70 @@ class AuditLog:
             else dict.fromkeys(("questions", "refused", "helpful", "unhelpful"), 0)
         )
 
+    def questions(
+        self,
+        *,
+        since: float = 0.0,
+        language: str = "",
+        outcome: str = "",
+        text: str = "",
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Rows asked since ``since`` (epoch seconds), newest first, filtered by language,
+        outcome and a case-insensitive substring of the question, with ``outcome`` filled in
+        and ``cited_versions`` decoded: the console's questions table and its CSV."""
+        clauses: list[str] = ["ts >= ?"]
+        params: list[Any] = [since]
+        if language:
+            clauses.append("language = ?")
+            params.append(language)
+        if outcome:
+            clauses.append(f"{_OUTCOME_SQL} = ?")
+            params.append(outcome)
+        if text:
+            clauses.append("instr(lower(question), lower(?)) > 0")
+            params.append(text)
+        rows = self._query(
+            "SELECT id, ts, user_id, chat_id, question, language, as_of, latency_ms, feedback,"
+            f" notified, cited_versions, {_OUTCOME_SQL} AS outcome FROM questions"
+            f" WHERE {' AND '.join(clauses)} ORDER BY id DESC"
+            + (" LIMIT ?" if limit is not None else ""),
+            [*params, limit] if limit is not None else params,
+        )
+        for row in rows:
+            row["cited_versions"] = json.loads(row["cited_versions"])
+        return rows
+
+    def record_action(self, who: str, action: str, target: str = "", detail: str = "") -> None:
+        """An administrator's action (console or bot), with who did it."""
+        self._execute(
+            "INSERT INTO admin_actions (ts, who, action, target, detail) VALUES (?, ?, ?, ?, ?)",
+            (self._clock(), who, action, target, detail),
+        )
+
+    def actions(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest administrator actions, newest first."""
+        return self._query("SELECT * FROM admin_actions ORDER BY id DESC LIMIT ?", (limit,))
+
     def close(self) -> None:
         with self._lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
+
+
+def changed_answers(
+    audit: AuditLog, manifest: Mapping[str, Document], since: float = 0.0
+) -> list[dict[str, Any]]:
+    """Answers whose cited text was since edited, superseded, repealed or removed, oldest
+    first, with whether the asker was alerted (``regula audit changed`` and the console)."""
+    found = []
+    for row in audit.with_citations(since):
+        changed = changes(row["cited_versions"], manifest)
+        if changed:
+            asked = dt.datetime.fromtimestamp(row["ts"], dt.UTC).isoformat(timespec="seconds")
+            found.append({"id": row["id"], "asked_at": asked, "user_id": row["user_id"],
+                          "question": row["question"], "as_of": row["as_of"] or None,
+                          "notified": bool(row["notified"]),
+                          "changes": [c.to_json() for c in changed]})  # fmt: skip
+    return found

@@ -147,6 +147,7 @@ def _audit(
         language=answer.language,
         cited_versions=cited_versions(answer.citations),
         as_of=answer.as_of or "",
+        outcome=answer.outcome or "",
     )
 
 

@@ -239,21 +239,12 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     repealed or removed (notified or not)."""
     import datetime as dt
 
-    from bot.telegram_bot.audit import AuditLog
-    from retrieval.versions import changes
+    from bot.telegram_bot.audit import AuditLog, changed_answers
 
     since = dt.datetime.fromisoformat(args.since).replace(tzinfo=dt.UTC) if args.since else None
     manifest = {d.doc_id: d for d in _assistant(settings).documents()}
     audit = AuditLog.from_settings(settings)
-    found = []
-    for row in audit.with_citations(since.timestamp() if since else 0.0):
-        changed = changes(row["cited_versions"], manifest)
-        if changed:
-            asked = dt.datetime.fromtimestamp(row["ts"], dt.UTC).isoformat(timespec="seconds")
-            found.append({"id": row["id"], "asked_at": asked, "user_id": row["user_id"],
-                          "question": row["question"], "as_of": row["as_of"] or None,
-                          "notified": bool(row["notified"]),
-                          "changes": [c.to_json() for c in changed]})  # fmt: skip
+    found = changed_answers(audit, manifest, since.timestamp() if since else 0.0)
     audit.close()
     if args.json:
         _print_json(found)
@@ -272,6 +263,20 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from bot.telegram_bot.app import serve
 
     serve(settings, _assistant(settings))
+    return EXIT_OK
+
+
+def cmd_console(args: argparse.Namespace, settings: Settings) -> int:
+    """``regula console``: the web console; ``--login-url`` prints a one-time sign-in link
+    for the operator on this host and exits."""
+    from bot.console.server import DEFAULT_PORT, login_url, operator, run_console
+
+    host = args.host or settings.console.http_host
+    port = args.port or settings.console.http_port or DEFAULT_PORT
+    if args.login_url:
+        sys.stdout.write(login_url(settings, operator(), host=host, port=port) + "\n")
+        return EXIT_OK
+    run_console(settings, _assistant(settings), host, port)
     return EXIT_OK
 
 
@@ -374,6 +379,14 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", parents=[common], help="run the Telegram bot")
     serve.set_defaults(handler=cmd_serve)
+
+    console = sub.add_parser("console", parents=[common], help="run the web console")
+    console.add_argument("--host", default=None, help="address to bind (console.http_host)")
+    console.add_argument("--port", type=int, default=None, help="port (console.http_port, 8090)")
+    console.add_argument(
+        "--login-url", action="store_true", help="print a one-time sign-in link and exit"
+    )
+    console.set_defaults(handler=cmd_console)
     return parser
 
 

@@ -4,6 +4,7 @@
 environment overrides and validates the result; callers import from here.
 """
 
+from retrieval.config.base import Section
 from retrieval.config.loading import ENV_PREFIX, RETIRED_KEYS, load_settings
 from retrieval.config.schema import (
     AccessSettings,
@@ -13,15 +14,13 @@ from retrieval.config.schema import (
     IngestSettings,
     LanguageSettings,
     LLMSettings,
-    LoggingSettings,
-    OpsSettings,
     RetrievalSettings,
-    Section,
     Settings,
     StorageSettings,
     TelegramSettings,
     VectorStoreSettings,
 )
+from retrieval.config.service import ConsoleSettings, LoggingSettings, OpsSettings
 
 __all__ = [
     "ENV_PREFIX",
@@ -29,6 +28,7 @@ __all__ = [
     "AccessSettings",
     "AnswerSettings",
     "AuditSettings",
+    "ConsoleSettings",
     "EmbeddingSettings",
     "IngestSettings",
     "LLMSettings",

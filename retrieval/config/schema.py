@@ -9,15 +9,13 @@ needs them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
+from retrieval.config.base import Section
+from retrieval.config.service import ConsoleSettings, LoggingSettings, OpsSettings
 from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
 class StorageSettings(Section):
@@ -355,42 +353,6 @@ class LLMSettings(Section):
     )
 
 
-class LoggingSettings(Section):
-    """How ``regula`` logs (configured once, by the entry point)."""
-
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        "INFO", description="Lowest level logged to stderr; '-v' on the command line means DEBUG."
-    )
-    format: Literal["text", "json"] = Field(
-        "text",
-        description="'text': one readable line per record; 'json': one JSON object per line "
-        "with time, level, logger and message (answers add update_id, language, outcome and "
-        "latency_ms), for log collectors.",
-    )
-    questions: bool = Field(
-        False,
-        description="Also log the text of each question (off: questions may be personal; the "
-        "audit log keeps them under its own retention).",
-    )
-
-    @field_validator("level", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-
-class OpsSettings(Section):
-    """Health and metrics endpoints served beside the bot by ``regula serve``."""
-
-    http_port: int | None = Field(
-        None,
-        ge=1,
-        le=65535,
-        description="Port for GET /healthz and GET /metrics (Prometheus); unset: not served.",
-    )
-    http_host: str = Field("127.0.0.1", description="Address the health and metrics server binds.")
-
-
 class Settings(Section):
     """The whole configuration; see ``config.yaml`` for the defaults with comments."""
 
@@ -407,3 +369,4 @@ class Settings(Section):
     llm: LLMSettings = Field(default_factory=LLMSettings)
     logging: LoggingSettings = Field(default_factory=LoggingSettings)
     ops: OpsSettings = Field(default_factory=OpsSettings)
+    console: ConsoleSettings = Field(default_factory=ConsoleSettings)

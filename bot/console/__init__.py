@@ -1,0 +1,1 @@
+"""The corpus keepers' web console: a thin server-rendered interface over ``retrieval``."""
