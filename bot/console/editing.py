@@ -76,7 +76,7 @@ async def upload(request: Request) -> Response:
         return _upload_page(request, console, error, 413)
     metadata = {k: v for k, v in _fields(form).items() if v}
     assistant = console.assistant
-    uploads = (console.settings.storage.data_dir / UPLOADS).resolve()
+    uploads = (assistant.settings.storage.data_dir / UPLOADS).resolve()
 
     def index(job: Job) -> None:
         report = assistant.ingest_bytes(data, name, metadata)

@@ -43,6 +43,9 @@ _HEADING_WORDS = (
 )  # fmt: skip
 _HEADING_WORD = "(?:" + "|".join(map(re.escape, _HEADING_WORDS)) + ")"
 _HEADING_LINE = re.compile(_HEADING_WORD + r"\s*(?:\d+|(?-i:[IVXLCDM]+))[a-z]?", re.IGNORECASE)
+# "Article 1 - Retention", "Điều 3. Phạm vi": a heading with its title on one line. Running text
+# that wraps before "Article 5 of Regulation …" has no separator after the number, so stays joined.
+_TITLED_HEADING = re.compile(_HEADING_LINE.pattern + r"\s*[-–—:.]\s+\S", re.IGNORECASE)
 _MARKER = re.compile(
     _HEADING_WORD + r"(?=[\s\d]|$)"
     r"|\d+(?:\.\d+)*[.)](?=\s|$)|\((?:\d+|[a-z]{1,2}|[ivxlc]+)\)|[a-z]\)(?=\s)"
@@ -203,11 +206,12 @@ def _reflow(lines: list[str]) -> list[str]:
         if not line:
             previous = ""
             continue
-        ended = previous.endswith(_SENTENCE_END)
+        ended = previous.endswith(_SENTENCE_END) or bool(_TITLED_HEADING.match(previous))
         short = len(previous) < 0.6 * width
         if (
             short  # also true at the start and after a blank line
             or _HEADING_LINE.fullmatch(line)
+            or _TITLED_HEADING.match(line)
             or (ended and (_MARKER.match(line) or len(previous) < 0.85 * width))
         ):
             paragraphs.append(line)

@@ -162,3 +162,15 @@ async def test_uploaded_parts_of_one_act_are_listed_under_it_and_a_doubt_is_said
     assert "twenty-four working days" in visible(leave)
     for name in uploads:
         assistant.forget(name)
+
+
+async def test_console_links_go_to_admins_in_private_chats_only(bot: Harness) -> None:
+    [not_admin] = await bot.say(ALICE, "/console")
+    assert visible(not_admin) == PROMPTS.get("bot_admin_only", "en")
+    [off] = await bot.say(ADMIN, "/console")  # this bot serves no console (console.http_port)
+    assert visible(off) == PROMPTS.get("bot_console_off", "en")
+    admin = u.user(ADMIN)
+    group = bot.api.add_chat(u.group_chat(GROUP))
+    [in_group] = await bot.send(u.message(admin, group, "/console"), GROUP)
+    assert visible(in_group) == PROMPTS.get("bot_console_private", "en")
+    assert "/signin/" not in visible(in_group)

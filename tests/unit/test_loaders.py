@@ -91,6 +91,26 @@ def test_pdf_dehyphenates_and_keeps_mid_sentence_references_joined(tmp_path: Pat
     ]
 
 
+def test_pdf_titled_article_headings_start_their_own_paragraph(tmp_path: Path) -> None:
+    blocks = [
+        "Decree AR-9 on the Keeping of Municipal Archives",
+        "Article 1 - Retention of registers",
+        "1. Registers shall be kept for seventy-five years.",
+        "Article 2 - Transfer to the state archive",
+        "1. Registers shall then be transferred within ninety days, as Article 5 of the Archives",
+        "Act requires.",
+    ]
+    doc = load_document(make_pdf(tmp_path / "decree.pdf", blocks, width_mm=100))
+    paragraphs = doc.text.split("\n\n")
+    assert paragraphs[:4] == [
+        "Decree AR-9 on the Keeping of Municipal Archives",
+        "Article 1 - Retention of registers",
+        "1. Registers shall be kept for seventy-five years.",
+        "Article 2 - Transfer to the state archive",
+    ]
+    assert "as Article 5 of the Archives Act requires." in paragraphs[4]  # a reference, joined
+
+
 def test_pdf_across_pages_drops_page_numbers(tmp_path: Path) -> None:
     doc = load_document(make_pdf(tmp_path / "long.pdf", MANY_ARTICLES, page_numbers=True))
     assert lines_of(doc.text) == MANY_ARTICLES
