@@ -313,3 +313,39 @@ async def test_regula_serve_in_server_mode_rides_out_a_chroma_outage(tmp_path: P
     assert _metric(metrics, "regula_questions_total", outcome="unavailable") == 1
     assert _metric(metrics, "regula_errors_total") == 0
     assert _metric(metrics, "regula_documents") == 1
+
+
+async def test_regula_serve_runs_the_console_with_console_http_port(
+    serve_env: tuple[dict[str, str], LoopbackBotAPI], tmp_path: Path
+) -> None:
+    """One process owns the embedded index: the bot answers, the console beside it shows the
+    question; a link printed by `regula console --login-url` (another process) signs in."""
+    env, api = serve_env
+    port = free_port()
+    env |= {"REGULA_CONSOLE__HTTP_PORT": str(port)}
+    proc = _serve(env, tmp_path)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await api.wait_for(lambda: api.calls_of("setMyCommands"), within=120)
+        await _wait_for_port(port, within=60)
+        alice = u.user(ALICE)
+        api.push_update(u.message(alice, api.add_chat(u.private_chat(alice)), ORAL))
+        await api.wait_for(lambda: len(api.sent_to(ALICE)) >= 1, within=120)
+        printed = await asyncio.to_thread(
+            regula, "console", "--login-url", "--port", str(port),
+            "--data-dir", env["REGULA_STORAGE__DATA_DIR"],
+        )  # fmt: skip
+        link = printed.stdout.strip()
+        assert link.startswith(base + "/signin/"), printed.stderr
+        async with httpx.AsyncClient() as client:
+            assert (await client.get(base + "/questions")).status_code == 303
+            signed = await client.post(link)
+            assert signed.status_code == 303
+            page = await client.get(base + "/questions", cookies=signed.cookies)
+            replay = await client.post(link)
+    finally:
+        code, err = _terminate(proc)
+    assert code == 0, err
+    assert page.status_code == 200
+    assert ORAL in page.text
+    assert replay.status_code == 403
