@@ -72,6 +72,8 @@ class Document:
     part_until: str = ""
     """Articles a later text of the work replaced, ``"2=2024-06-30"`` (the last day each old
     article applies); its other articles stay in force."""
+    ocr_pages: int = 0
+    """Pages read through OCR (a scan, or an image file); 0 for a text the file carried."""
     doubt: str = ""
     """Set when the ingest could not tell whether it is a version or a part of its work: it
     stays searchable, and ``ingest`` and ``docs`` say so (``retrieval.succession``)."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import codecs
 import re
 import unicodedata
+from collections.abc import Sequence
 from pathlib import Path, PurePath
 
 from retrieval.config import IngestSettings
@@ -21,6 +22,7 @@ from retrieval.ingest.file_types import KIND_BY_SUFFIX
 from retrieval.ingest.front_matter import clean_metadata
 from retrieval.ingest.readers import (
     BYTES_READERS,
+    OCR_READERS,
     TEXT_READERS,
     check_zip,
     human_size,
@@ -32,6 +34,8 @@ from retrieval.models import LoadedDocument
 DEFAULT_MAX_BYTES = IngestSettings().max_file_bytes
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ODT_MIME = b"application/vnd.oasis.opendocument.text"
+# PNG, JPEG, TIFF (both byte orders): a scanned page, read through OCR.
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"II*\x00", b"MM\x00*")
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -46,7 +50,9 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1f\x7f-\x9f\ufffd]")
 _MOJIBAKE = re.compile(r"(?<=[^\W\d_])[¹²³¿¯¥£ªº¼½¾¦¨´¸¤§°±µ¶·¬®©«»ˇ˘˛˝˙](?=[^\W\d_])")
 
 
-def load_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
+def load_document(
+    path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES, ocr_languages: Sequence[str] = ()
+) -> LoadedDocument:
     """Read ``path`` (at most ``max_bytes``) and extract its text and metadata."""
     label = str(path)
     try:
@@ -57,12 +63,19 @@ def load_document(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDo
         raise LoaderError(label, "file not found") from e
     except OSError as e:
         raise LoaderError(label, f"cannot read file: {e.strerror or e}") from e
-    return _load(data, label, path.name, max_bytes, size)
+    return _load(data, label, path.name, max_bytes, size, ocr_languages)
 
 
-def load_bytes(data: bytes, filename: str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
-    """Extract text and metadata from an uploaded file's bytes; ``filename`` gives the hint."""
-    return _load(data, filename, filename, max_bytes, len(data))
+def load_bytes(
+    data: bytes,
+    filename: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    ocr_languages: Sequence[str] = (),
+) -> LoadedDocument:
+    """Extract text and metadata from an uploaded file's bytes; ``filename`` gives the hint;
+    scanned pages are read in ``ocr_languages`` (the ones Tesseract has)."""
+    return _load(data, filename, filename, max_bytes, len(data), ocr_languages)
 
 
 def sniff_kind(data: bytes, filename: str) -> str:
@@ -74,7 +87,14 @@ def sniff_kind(data: bytes, filename: str) -> str:
     return _sniff(data, filename, filename)[0]
 
 
-def _load(data: bytes, label: str, filename: str, max_bytes: int, size: int) -> LoadedDocument:
+def _load(
+    data: bytes,
+    label: str,
+    filename: str,
+    max_bytes: int,
+    size: int,
+    ocr_languages: Sequence[str] = (),
+) -> LoadedDocument:
     if size > max_bytes or len(data) > max_bytes:
         found = human_size(max(size, len(data)))
         msg = f"file too large: {found} > limit {human_size(max_bytes)}"
@@ -82,7 +102,9 @@ def _load(data: bytes, label: str, filename: str, max_bytes: int, size: int) -> 
     if not data or data.isspace():
         raise LoaderError(label, "empty document")
     kind, decoded = _sniff(data, label, filename)
-    if decoded is None:
+    if kind in OCR_READERS:
+        text, meta = OCR_READERS[kind](data, label, ocr_languages)
+    elif decoded is None:
         text, meta = BYTES_READERS[kind](data, label)
     else:
         text, meta = TEXT_READERS[kind](decoded[0], label)
@@ -108,6 +130,8 @@ def _sniff(data: bytes, label: str, filename: str) -> tuple[str, tuple[str, str 
         raise LoaderError(label, "a zip archive but neither a Word .docx nor an OpenDocument .odt")
     if data.startswith(_OLE_MAGIC):
         return "doc", None
+    if data.startswith(_IMAGE_MAGIC):
+        return "image", None
     if named == "pdf":
         raise LoaderError(label, "not a PDF (the file does not start with %PDF-)")
     if named == "docx":

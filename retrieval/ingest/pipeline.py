@@ -182,17 +182,31 @@ class Ingestor:
         return report
 
     def ingest_bytes(self, data: bytes, filename: str, stored_path: Path) -> IngestReport:
-        """Index one uploaded file (already validated by its bytes), keeping a copy on disk."""
+        """Index one uploaded file, keeping a copy on disk; a file that cannot be read is not
+        kept (an earlier upload of that name is put back) and is reported in ``failed``. It is
+        parsed once: a scan's OCR is the slow part."""
         stored_path.parent.mkdir(parents=True, exist_ok=True)
-        # Reject before storing.
-        load_bytes(data, filename, max_bytes=self.settings.ingest.max_file_bytes)
+        earlier = stored_path.read_bytes() if stored_path.is_file() else None
         stored_path.write_bytes(data)
         source = SourceFile(
             safe_doc_id(stored_path.name), stored_path.resolve(), str(stored_path.parent.resolve())
         )
-        report = self.ingest_sources([source], progress=False)
+        try:
+            report = self.ingest_sources([source], progress=False)
+        except BaseException:
+            self._put_back(stored_path, earlier)
+            raise
+        if report.failed:
+            self._put_back(stored_path, earlier)
         report.doubts = [d for d in report.doubts if source.doc_id in d["doc_ids"]]  # its own
         return report
+
+    @staticmethod
+    def _put_back(stored_path: Path, earlier: bytes | None) -> None:
+        if earlier is None:
+            stored_path.unlink(missing_ok=True)
+        else:
+            stored_path.write_bytes(earlier)
 
     def _ingest_one(
         self,
@@ -210,7 +224,10 @@ class Ingestor:
                 report.unchanged += 1
                 return
             loaded = load_bytes(
-                data, source.path.name, max_bytes=self.settings.ingest.max_file_bytes
+                data,
+                source.path.name,
+                max_bytes=self.settings.ingest.max_file_bytes,
+                ocr_languages=self.settings.languages.candidates,
             )
             metadata = {**loaded.metadata, **sidecar}
             document, chunks = self._prepare(source, loaded.text, metadata, digest)
@@ -269,6 +286,7 @@ class Ingestor:
             group_id=source.doc_id,
             chunk_count=len(chunks),
             parts=encode_parts(c.part for c in chunks),
+            ocr_pages=int(pages) if (pages := metadata.get("ocr_pages", "")).isdigit() else 0,
             source_root=source.root,
             owner=self.owner,
             **validity,

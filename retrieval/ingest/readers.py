@@ -5,7 +5,8 @@ line between blocks, so the chunker finds "Article 5", "1." or "(a)" at line sta
 metadata the file itself declares (title, language, source). PDF text is re-flowed: running
 headers, footers and page numbers dropped, hard-wrapped lines joined. A .docx is checked for
 zip bombs before it is opened. Every failure is a LoaderError whose reason can be shown to the
-user; no pypdf, python-docx or zip exception escapes.
+user; no pypdf, python-docx or zip exception escapes. Scanned pages and image files are read
+through OCR (``ocr.py``), with the same furniture and re-flow handling as a PDF's text.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import io
 import re
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from html.parser import HTMLParser
 from typing import Any
 
@@ -23,6 +24,7 @@ import pypdf
 from docx.table import Table
 
 from retrieval.errors import LoaderError
+from retrieval.ingest import ocr
 from retrieval.ingest.docx_numbering import NumberLabels
 from retrieval.ingest.front_matter import split_front_matter
 from retrieval.ingest.office import read_doc, read_odt
@@ -145,7 +147,10 @@ def read_html(text: str, label: str) -> Reading:
     return "\n".join(lines), meta
 
 
-def read_pdf(data: bytes, label: str) -> Reading:
+def read_pdf(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Reading:
+    """A PDF's text in reading order, page furniture dropped, hard-wrapped lines joined.
+    Pages without a text layer (a scan) are read through OCR (``ingest.ocr``), in
+    ``ocr_languages``; ``ocr_pages`` in the metadata counts them."""
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         locked = reader.is_encrypted and not reader.decrypt("")
@@ -158,11 +163,33 @@ def read_pdf(data: bytes, label: str) -> Reading:
         title = reader.metadata.title if reader.metadata is not None else None
     except Exception as e:
         raise LoaderError(label, f"not a readable PDF: {_brief(e)}") from e
+    meta: dict[str, str] = {}
+    scanned = [i for i, page in enumerate(pages) if not page.strip()]
+    if scanned and (len(scanned) == len(pages) or ocr.installed_languages()):
+        images = ocr.render_pages(data, scanned, label)
+        for index, text in zip(scanned, ocr.read_images(images, label, ocr_languages), strict=True):
+            pages[index] = _ocr_lines(text)
+        meta["ocr_pages"] = str(len(scanned))
     if not any(page.strip() for page in pages):
-        raise LoaderError(label, "no extractable text (scanned PDF? OCR is not supported)")
+        raise LoaderError(label, "no text found, not even by OCR (blank pages?)")
     title = re.sub(r"^Microsoft Word - ", "", str(title or "")).strip()
+    meta["title"] = "" if title.lower() == "untitled" else title
     lines = _drop_page_furniture([_pdf_lines(page) for page in pages])
-    return "\n\n".join(_reflow(lines)), {"title": "" if title.lower() == "untitled" else title}
+    return "\n\n".join(_reflow(lines)), meta
+
+
+def read_image(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Reading:
+    """An image file (a scanned page; a multi-page TIFF is several) read through OCR."""
+    images = ocr.image_as_png(data, label)
+    pages = ocr.read_images(images, label, ocr_languages)
+    lines = _drop_page_furniture([_pdf_lines(_ocr_lines(page)) for page in pages])
+    return "\n\n".join(_reflow(lines)), {"ocr_pages": str(len(images))}
+
+
+def _ocr_lines(page: str) -> str:
+    """Tesseract's page text without its blank lines: it puts them between the blocks it finds,
+    also inside a paragraph, so paragraphs are rebuilt like a PDF's, from the lines alone."""
+    return "\n".join(line for line in page.split("\n") if line.strip())
 
 
 def _pdf_lines(page: str) -> list[str]:
@@ -302,6 +329,11 @@ TEXT_READERS: dict[str, Callable[[str, str], Reading]] = {
     "text": read_text,
     "markdown": read_markdown,
     "html": read_html,
+}
+# Readers of scans: they also take the languages to read them in.
+OCR_READERS: dict[str, Callable[[bytes, str, Sequence[str]], Reading]] = {
+    "pdf": read_pdf,
+    "image": read_image,
 }
 BYTES_READERS: dict[str, Callable[[bytes, str], Reading]] = {
     "pdf": read_pdf,

@@ -4,6 +4,7 @@ text in several encodings, and every way a file can be refused."""
 from __future__ import annotations
 
 import codecs
+import shutil
 import unicodedata
 from pathlib import Path
 
@@ -11,7 +12,7 @@ import pypdf
 import pytest
 
 from retrieval.errors import LoaderError
-from retrieval.ingest import readers
+from retrieval.ingest import ocr, readers
 from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
 from retrieval.ingest.loaders import load_bytes, load_document, sniff_kind
 from tests.fixtures_files import (
@@ -158,10 +159,18 @@ def test_pdf_with_only_an_owner_password_is_read(tmp_path: Path) -> None:
     assert lines_of(load_document(pdf).text) == ["Article 1", P2]
 
 
-def test_pdf_without_text_layer_is_refused(tmp_path: Path) -> None:
+def test_pdf_without_any_text_is_refused_with_or_without_ocr(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    blank = make_blank_pdf(tmp_path / "scan.pdf")
+    if shutil.which("tesseract"):  # read through OCR: a blank page has nothing to read either
+        with pytest.raises(LoaderError) as excinfo:
+            load_document(blank)
+        assert reason_of(excinfo) == "no text found, not even by OCR (blank pages?)"
+    monkeypatch.setattr(ocr, "installed_languages", lambda: frozenset())
     with pytest.raises(LoaderError) as excinfo:
-        load_document(make_blank_pdf(tmp_path / "scan.pdf"))
-    assert reason_of(excinfo) == "no extractable text (scanned PDF? OCR is not supported)"
+        load_document(blank)
+    assert "OCR needs Tesseract: apt-get install tesseract-ocr" in reason_of(excinfo)
 
 
 def test_truncated_files_fail_cleanly(tmp_path: Path, regulation_pdf: Path) -> None:
