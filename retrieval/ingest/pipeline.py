@@ -26,6 +26,7 @@ from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.errors import LoaderError, RegulaError
 from retrieval.hygiene import normalize_language, safe_doc_id
+from retrieval.ingest.act_identity import identify
 from retrieval.ingest.chunking import chunk_text
 from retrieval.ingest.front_matter import sidecar_metadata
 from retrieval.ingest.loaders import load_bytes
@@ -43,7 +44,7 @@ from retrieval.store.ownership import UPLOADS, owner_id, prunable
 logger = logging.getLogger(__name__)
 
 # Bump when chunking changes, so an unchanged file is re-chunked once after an upgrade.
-CHUNKER_VERSION = "6"  # 6: each document records its articles (``Document.parts``)
+CHUNKER_VERSION = "7"  # 7: PDF furniture over several lines, titled headings, first-page title
 
 
 @dataclass(frozen=True)
@@ -252,6 +253,7 @@ class Ingestor:
     def _prepare(
         self, source: SourceFile, text: str, metadata: dict[str, str], digest: str
     ) -> tuple[Document, list[Chunk]]:
+        metadata = {**metadata, **identify(text, metadata)}  # a whole act's first page
         try:
             validity = versions.declared_validity(metadata, source.doc_id)
         except ValueError as e:
@@ -267,7 +269,7 @@ class Ingestor:
             text,
             max_chars=self.settings.ingest.chunk_max_chars,
             min_chars=self.settings.ingest.chunk_min_chars,
-            title=metadata.get("title", ""),
+            title=metadata.get("short_title") or metadata.get("title", ""),
             article=metadata.get("article", ""),
             language=language,
         )

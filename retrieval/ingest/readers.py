@@ -35,6 +35,7 @@ _ZIP_MAX_MEMBERS = 5000
 _ZIP_MAX_RATIO = 100
 _ZIP_RATIO_MIN_SIZE = 10 * MB
 _TITLE_CHARS = 120
+EDGE_LINES = 4  # lines from the top and the bottom of a page where furniture is looked for
 # PDF re-flow: a line opening with one of these words (or a marker) starts a new paragraph.
 _HEADING_WORDS = (
     "article", "artículo", "articulo", "artigo", "articolo", "artikel", "artykuł", "art.",
@@ -202,9 +203,15 @@ def _drop_page_furniture(pages: list[list[str]]) -> list[str]:
     def shape(line: str) -> str:  # "L 119/5" and "L 119/6" are the same running header
         return re.sub(r"\d+", "#", line)
 
+    lengths = sorted(len(line) for lines in pages for line in lines if line)
+    short = 0.6 * lengths[int(len(lengths) * 0.9)] if lengths else 0
     edges: Counter[str] = Counter()
     for body in ([line for line in lines if line] for lines in pages):
-        edges.update({shape(body[0]), shape(body[-1])} if body else set())
+        # A running header is often several short lines ("L 333/80", "EN", "Official Journal
+        # …", "27.12.2022"), in mirrored order on facing pages: look a few lines in from each
+        # edge; there, a full-width line is body text (a paragraph repeated on every page).
+        inner = [line for line in body[1:EDGE_LINES] + body[-EDGE_LINES:-1] if len(line) < short]
+        edges.update({shape(line) for line in [*body[:1], *body[-1:], *inner]})
     repeated = {line for line, n in edges.items() if len(pages) >= 3 and n > len(pages) / 2}
 
     def furniture(line: str) -> bool:

@@ -4,6 +4,7 @@ text in several encodings, and every way a file can be refused."""
 from __future__ import annotations
 
 import codecs
+import random
 import shutil
 import unicodedata
 from pathlib import Path
@@ -126,6 +127,36 @@ def test_pdf_drops_running_headers(tmp_path: Path) -> None:
 
 
 @needs_unicode_font
+def test_pdf_drops_a_running_header_of_several_lines_mirrored_on_facing_pages(
+    tmp_path: Path,
+) -> None:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_font("helvetica", size=10)
+
+    def header() -> None:  # "L 12/5 | EN | Official Gazette | 4.5.2021", reversed on even pages
+        lines = [f"L 12/{pdf.page_no() + 4}", "EN", "Official Gazette of Valdoria", "4.5.2021"]
+        for line in lines if pdf.page_no() % 2 else lines[::-1]:
+            pdf.cell(0, 5, line, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(4)
+
+    words = P1.rstrip(".").split()  # each article's paragraph in its own word order
+    blocks = [
+        block
+        for n in range(1, 31)
+        for block in (f"Article {n}", " ".join(random.Random(n).sample(words, len(words))) + ".")
+    ]
+    pdf.header = header  # type: ignore[method-assign]
+    pdf.add_page()
+    for block in blocks:
+        pdf.multi_cell(120, 6, block, new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    pdf.output(str(tmp_path / "gazette.pdf"))
+    assert len(pypdf.PdfReader(tmp_path / "gazette.pdf").pages) >= 3
+    assert lines_of(load_document(tmp_path / "gazette.pdf").text) == blocks
+
+
 def test_pdf_unicode_headings_stay_on_their_own_lines(tmp_path: Path) -> None:
     blocks = [
         "Artículo 7",
