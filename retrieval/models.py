@@ -295,6 +295,9 @@ class IngestReport:
     doubts: list[dict[str, Any]] = field(default_factory=list)
     """Per work, documents that may be versions or parts, all kept searchable
     (``retrieval.succession.Doubt.to_json``)."""
+    read: list[dict[str, Any]] = field(default_factory=list)
+    """What the reader found in each file it indexed: ``{doc_id, articles, ocr_pages,
+    chunks}``, ``articles`` as "1–46" ("" when it found none)."""
 
     def to_json(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -306,6 +309,7 @@ class IngestReport:
             "failed": [asdict(f) for f in self.failed],
             "conflicts": list(self.conflicts),
             "doubts": list(self.doubts),
+            "read": list(self.read),
         }
         if self.foreign:
             payload["foreign"] = self.foreign

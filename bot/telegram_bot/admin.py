@@ -157,6 +157,13 @@ async def upload(update: Update, context: Context) -> None:
         await say(update, context, "bot_upload_failed", filename=filename, reason=reason)
         return
     await say(update, context, "bot_upload_done", filename=filename, **report.to_json())
+    for found in report.read:  # what the reader found: the admin checks the structure at once
+        if found["articles"]:
+            await say(update, context, "bot_upload_articles", articles=found["articles"])
+        else:
+            await say(update, context, "bot_upload_no_articles")
+        if found["ocr_pages"]:
+            await say(update, context, "bot_upload_ocr", pages=found["ocr_pages"])
     for doubt in report.doubts:  # the upload may be a version or a part of a work: say so
         files = ", ".join(doubt["doc_ids"][:DOUBT_FILES_SHOWN])
         await say(update, context, "bot_upload_doubt", count=len(doubt["doc_ids"]),

@@ -34,7 +34,7 @@ from retrieval.ingest.regrouping import regroup
 from retrieval.ingest.translations import GroupMap
 from retrieval.language import detect_language
 from retrieval.models import Chunk, Document, IngestFailure, IngestReport
-from retrieval.parts import encode_parts
+from retrieval.parts import describe_keys, encode_parts, part_keys
 from retrieval.store.index import VectorStore
 from retrieval.store.latent import encode_latent
 from retrieval.store.lexical import LexicalIndex
@@ -245,6 +245,9 @@ class Ingestor:
         manifest[source.doc_id] = document
         changed.append(source.doc_id)
         report.chunks += len(chunks)
+        articles = describe_keys(part_keys(document.parts))
+        report.read.append({"doc_id": document.doc_id, "articles": articles,
+                            "ocr_pages": document.ocr_pages, "chunks": len(chunks)})  # fmt: skip
         if previous is None:
             report.added += 1
         else:

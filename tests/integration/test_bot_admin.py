@@ -89,9 +89,12 @@ async def test_admin_uploads_a_document_then_it_answers_from_it(
     assert ".pdf" in visible(bad_type)
     assert api.calls_of("getFile") == []  # all three refused before any download
 
-    started, done = await bot.send(u.document(admin, admin_chat, file, "vehicles.md"), ADMIN, 2)
+    started, done, found = await bot.send(
+        u.document(admin, admin_chat, file, "vehicles.md"), ADMIN, 3
+    )
     assert visible(started) == PROMPTS.get("bot_upload_started", "en", filename="vehicles.md")
     assert visible(done).startswith("Indexed vehicles.md: 1 added")
+    assert visible(found) == "Articles found: 1–2."  # what the reader found, at once
     [reply] = await bot.say(
         ALICE, "By what time must official vehicles be returned to the motor pool?"
     )
@@ -143,10 +146,12 @@ async def test_uploaded_parts_of_one_act_are_listed_under_it_and_a_doubt_is_said
     replies = {}
     for name, text in uploads.items():
         file = api.add_file(name, text.encode(), name)
-        expected = 3 if name == "notice-b.md" else 2  # started, done (and the doubt)
+        expected = 4 if name == "notice-b.md" else 3  # started, done, found (and the doubt)
         replies[name] = await bot.send(u.document(admin, admin_chat, file, name), ADMIN, expected)
     assert all(visible(r[1]).startswith(f"Indexed {n}: 1 added") for n, r in replies.items())
-    doubt = visible(replies["notice-b.md"][2])
+    assert visible(replies["cs-art-001.md"][2]) == "Articles found: 1."
+    assert visible(replies["notice-a.md"][2]) == PROMPTS.get("bot_upload_no_articles", "en")
+    doubt = visible(replies["notice-b.md"][3])
     assert doubt == PROMPTS.get(
         "bot_upload_doubt", "en", count=2, work="N-7", files="notice-a.md, notice-b.md"
     )
