@@ -203,8 +203,10 @@ def test_bad_files_are_reported_one_by_one_and_the_rest_indexed(tmp_path: Path) 
     assert "Traceback" not in process.stderr
     report = json.loads(process.stdout)
     assert set(report) == {
-        "added", "updated", "unchanged", "removed", "chunks", "failed", "conflicts", "doubts"
+        "added", "updated", "unchanged", "removed", "chunks", "failed", "conflicts", "doubts",
+        "read",
     }  # fmt: skip
+    assert len(report["read"]) == 2  # one record per file indexed, none for the failed ones
     assert (report["added"], report["updated"], report["unchanged"], report["removed"]) == (
         2, 0, 0, 0,
     )  # fmt: skip
