@@ -72,7 +72,13 @@ def test_ingest_json_report(sample_index: IngestedCorpus) -> None:
     assert report == {
         "added": len(SAMPLE_FILES), "updated": 0, "unchanged": 0, "removed": 0,
         "chunks": report["chunks"], "failed": [], "conflicts": [], "doubts": [],
+        "read": report["read"],
     }  # fmt: skip
+    read = {r["doc_id"]: r for r in report["read"]}  # what the reader found, per file
+    assert set(read) == set(SAMPLE_FILES)
+    assert read["ig-2024-07.en.md"]["articles"] == "1–12"
+    assert read["ig-2024-07.en.md"]["ocr_pages"] == 0
+    assert sum(r["chunks"] for r in read.values()) == report["chunks"]
     assert report["chunks"] >= 100
     assert sample_index.process.stdout.count("\n") == 1  # one JSON line, no progress bar
     assert "Traceback" not in sample_index.process.stderr
