@@ -175,7 +175,7 @@ def read_pdf(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Read
         raise LoaderError(label, "no text found, not even by OCR (blank pages?)")
     title = re.sub(r"^Microsoft Word - ", "", str(title or "")).strip()
     meta["title"] = "" if title.lower() == "untitled" else title
-    lines = _drop_page_furniture([_pdf_lines(page) for page in pages])
+    lines = _drop_page_furniture([_pdf_lines(page) for page in pages], fuzzy=bool(scanned))
     return "\n\n".join(_reflow(lines)), meta
 
 
@@ -183,7 +183,7 @@ def read_image(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Re
     """An image file (a scanned page; a multi-page TIFF is several) read through OCR."""
     images = ocr.image_as_png(data, label)
     pages = ocr.read_images(images, label, ocr_languages)
-    lines = _drop_page_furniture([_pdf_lines(_ocr_lines(page)) for page in pages])
+    lines = _drop_page_furniture([_pdf_lines(_ocr_lines(page)) for page in pages], fuzzy=True)
     return "\n\n".join(_reflow(lines)), {"ocr_pages": str(len(images))}
 
 
@@ -197,37 +197,85 @@ def _pdf_lines(page: str) -> list[str]:
     return [" ".join(line.split()) for line in page.split("\n")]
 
 
-def _drop_page_furniture(pages: list[list[str]]) -> list[str]:
-    """Page numbers, and running headers/footers repeated at the edge of most pages."""
+def _drop_page_furniture(pages: list[list[str]], *, fuzzy: bool = False) -> list[str]:
+    """Page numbers, and running headers/footers repeated at the edge of most pages.
 
-    def shape(line: str) -> str:  # "L 119/5" and "L 119/6" are the same running header
-        return re.sub(r"\d+", "#", line)
+    ``fuzzy`` (pages read by OCR, which misreads a header a little differently on each page:
+    "27.12:2022", a stray ":"): a line also counts as furniture when its words are mostly
+    those of a line found at the edge of most pages (``_RECURRING`` of their union).
+    """
+
+    def shape(line: str) -> str:
+        """ "L 119/5" and "L 119/6" are the same running header; so are "L 333/80 EN Official
+        Journal 27.12.2022" and its mirror on the facing page, "27.12.2022 EN Official Journal
+        L 333/81", as OCR reads it onto one line."""
+        return " ".join(sorted(re.sub(r"\d+", "#", line).split()))
 
     lengths = sorted(len(line) for lines in pages for line in lines if line)
-    short = 0.6 * lengths[int(len(lengths) * 0.9)] if lengths else 0
+    short = 0.75 * lengths[int(len(lengths) * 0.9)] if lengths else 0
+
+    def edge_lines(lines: list[str]) -> list[int]:
+        """Where furniture may be: the first and last ``EDGE_LINES`` lines with text."""
+        body = [i for i, line in enumerate(lines) if line]
+        return sorted(set(body[:EDGE_LINES] + body[-EDGE_LINES:]))
+
     edges: Counter[str] = Counter()
-    for body in ([line for line in lines if line] for lines in pages):
+    for lines in pages:
         # A running header is often several short lines ("L 333/80", "EN", "Official Journal
         # …", "27.12.2022"), in mirrored order on facing pages: look a few lines in from each
         # edge; there, a full-width line is body text (a paragraph repeated on every page).
-        inner = [line for line in body[1:EDGE_LINES] + body[-EDGE_LINES:-1] if len(line) < short]
-        edges.update({shape(line) for line in [*body[:1], *body[-1:], *inner]})
+        at_edge = edge_lines(lines)
+        outermost = {at_edge[0], at_edge[-1]} if at_edge else set()
+        edges.update({shape(lines[i]) for i in at_edge if i in outermost or len(lines[i]) < short})
     repeated = {line for line, n in edges.items() if len(pages) >= 3 and n > len(pages) / 2}
+    recurring = _recurring_lines(pages, edge_lines) if fuzzy and len(pages) >= 3 else []
 
     def furniture(line: str) -> bool:
         if _PAGE_NUMBER.fullmatch(line):
             return True
-        return shape(line) in repeated and not _MARKER.match(line)
+        if _MARKER.match(line):
+            return False
+        return shape(line) in repeated or any(
+            _overlap(_words(line), words) >= _RECURRING for words in recurring
+        )
 
     kept: list[str] = []
     for lines in pages:  # blank lines stay: they separate paragraphs
-        start, end = 0, len(lines)
-        while start < end and (not lines[start] or furniture(lines[start])):
+        dropped = {i for i in edge_lines(lines) if furniture(lines[i])}
+        page = [line for i, line in enumerate(lines) if i not in dropped]
+        start, end = 0, len(page)
+        while start < end and not page[start]:  # a paragraph may go on from the last page
             start += 1
-        while end > start and (not lines[end - 1] or furniture(lines[end - 1])):
+        while end > start and not page[end - 1]:
             end -= 1
-        kept.extend(lines[start:end])
+        kept.extend(page[start:end])
     return kept
+
+
+_RECURRING = 0.6  # share of words two OCR readings of one running header have in common
+
+
+def _words(line: str) -> frozenset[str]:
+    return frozenset(re.sub(r"\d+", "#", line).split())
+
+
+def _overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _recurring_lines(
+    pages: list[list[str]], edge_lines: Callable[[list[str]], list[int]]
+) -> list[frozenset[str]]:
+    """The word sets (3 words or more) that, read a little differently, recur at the edge of
+    more than half of the pages."""
+    at_edges = [[_words(lines[i]) for i in edge_lines(lines)] for lines in pages]
+    candidates = {words for page in at_edges for words in page if len(words) >= 3}
+    return [
+        words
+        for words in candidates
+        if sum(any(_overlap(words, other) >= _RECURRING for other in page) for page in at_edges)
+        > len(pages) / 2
+    ]
 
 
 def _reflow(lines: list[str]) -> list[str]:

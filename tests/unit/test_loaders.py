@@ -558,3 +558,20 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def test_load_bytes_matches_load_document(tmp_path: Path, regulation_pdf: Path) -> None:
     assert load_bytes(regulation_pdf.read_bytes(), "upload.pdf") == load_document(regulation_pdf)
+
+
+def test_ocr_furniture_read_a_little_differently_on_each_page_is_dropped() -> None:
+    from retrieval.ingest.readers import _drop_page_furniture
+
+    headers = [
+        "L 333/80 EN Official Journal of the European Union 27.12.2022",
+        "27.12:2022 EN Official Journal of the European Union L 333/81",  # OCR: ":" for "."
+        "L 333/82 EN Official Journal of the Eurcpean Union . 27.12.2022",
+        "27.12.2022 : EN Official Journal of the European Union L 333/83",
+    ]
+    duties = ["report incidents within a day", "keep registers of entities",
+              "name a competent authority", "cooperate with ENISA on audits"]  # fmt: skip
+    bodies = [[f"Article {n}", f"Member States shall {duty}."] for n, duty in enumerate(duties)]
+    pages = [[header, *body] for header, body in zip(headers, bodies, strict=True)]
+    assert _drop_page_furniture(pages, fuzzy=True) == [line for b in bodies for line in b]
+    assert len(_drop_page_furniture(pages)) > 8  # exact shapes alone miss the misread ones
