@@ -15,12 +15,10 @@ from starlette.routing import Route
 from bot.console.app import Console, console_of, signed_in
 from bot.console.jobs import Job
 from retrieval.errors import RegulaError
+from retrieval.hygiene import safe_doc_id
 from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
 from retrieval.ingest.uploads import upload_name
 from retrieval.metadata_edits import EDITABLE_KEYS, STATUSES, StaleEditError
-from retrieval.store.ownership import UPLOADS
-
-NOTICES = ("saved", "stale", "edit_failed", "removed")
 
 
 def _fields(form: FormData) -> dict[str, str]:
@@ -47,7 +45,6 @@ def _upload_page(
         error=error,
         extensions=_extensions(),
         limit_mb=f"{console.settings.ingest.max_file_mb:g}",
-        keys=EDITABLE_KEYS,
         statuses=STATUSES,
     )
 
@@ -76,7 +73,6 @@ async def upload(request: Request) -> Response:
         return _upload_page(request, console, error, 413)
     metadata = {k: v for k, v in _fields(form).items() if v}
     assistant = console.assistant
-    uploads = (assistant.settings.storage.data_dir / UPLOADS).resolve()
 
     def index(job: Job) -> None:
         report = assistant.ingest_bytes(data, name, metadata)
@@ -85,10 +81,7 @@ async def upload(request: Request) -> Response:
             job.reason = "; ".join(f.error for f in report.failed)
             msg = job.reason
             raise RegulaError(msg)
-        job.doc_id = next(
-            (d.doc_id for d in assistant.documents() if Path(d.path).resolve() == uploads / name),
-            "",
-        )
+        job.doc_id = safe_doc_id(name)  # the id the ingest gives an upload, changed or not
 
     console.act(request, "upload", name, urlencode(metadata))
     job_id = console.jobs.start(name, index)
