@@ -150,6 +150,12 @@ class Call:
     at: float = field(default_factory=time.monotonic)
 
 
+class _Server(ThreadingHTTPServer):
+    # the default listen backlog of 5 overflows when a burst of users is answered at once,
+    # and the client then sees a connection closed under it, which real Telegram never does
+    request_queue_size = 128
+
+
 class LoopbackBotAPI:
     """The server plus its state: chats, files, queued updates, recorded calls."""
 
@@ -164,9 +170,10 @@ class LoopbackBotAPI:
         self._next_update_id = 1
         self._next_message_id = 1000
         self._fail: dict[str, int] = {}
+        self._drop: list[tuple[str, str, int]] = []  # method, text it holds, times left
         self._cond = threading.Condition()
         self._stopping = False
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -222,6 +229,23 @@ class LoopbackBotAPI:
         """Answer the next ``count`` calls of ``method`` with 429 retry after 1 s."""
         with self._cond:
             self._fail[method] = self._fail.get(method, 0) + count
+
+    def drop_next(self, method: str = "sendMessage", count: int = 1, containing: str = "") -> None:
+        """Close the connection without an answer on the next ``count`` calls of ``method``
+        whose text holds ``containing``: a network failure, as the client sees it."""
+        with self._cond:
+            self._drop.append((method, containing, count))
+
+    def _dropped(self, path: str, params: dict[str, Any]) -> bool:
+        with self._cond:
+            for i, (method, containing, left) in enumerate(self._drop):
+                if path.endswith(f"/{method}") and containing in str(params.get("text", "")):
+                    self._drop[i] = (method, containing, left - 1)
+                    if left == 1:
+                        del self._drop[i]
+                    self.calls.append(Call(method, params, 0, None))
+                    return True
+        return False
 
     def calls_of(self, method: str, ok: bool | None = True) -> list[Call]:
         with self._cond:
@@ -308,6 +332,9 @@ class LoopbackBotAPI:
                 self._dispatch(params)
 
             def _dispatch(self, params: dict[str, Any]) -> None:
+                if api._dropped(self.path, params):
+                    self.close_connection = True
+                    return
                 status, payload = api._call(self.path, params)
                 self._send(status, json.dumps(payload).encode(), "application/json")
 

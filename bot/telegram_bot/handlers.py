@@ -120,7 +120,10 @@ async def _ask(
             pool: QuestionPool = dep(context, "pool")
 
             async def queued(ahead: int) -> None:
-                await say(update, context, "bot_queued", ahead=ahead)
+                try:  # a courtesy: failing to send it must not cost the answer
+                    await say(update, context, "bot_queued", ahead=ahead)
+                except TelegramError as e:
+                    log.warning("could not tell user %s their question is queued: %s", user.id, e)
 
             return await pool.run(user.id, ask, queued), None
         placeholder = prompt_text(context, "bot_searching", user_language(update, context))

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from telegram import Bot, InlineKeyboardMarkup, LinkPreviewOptions, Message, ReplyParameters
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.error import BadRequest, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot.telegram_bot.telegram_html import split_message, to_plain
 
@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 RETRIES = 2
+RECONNECT_AFTER_S = 0.5
 TYPING_EVERY_S = 4.0
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 
@@ -35,7 +36,11 @@ def retry_seconds(error: RetryAfter) -> float:
 
 
 async def with_retry(call: Callable[[], Awaitable[T]], retries: int = RETRIES) -> T:
-    """Await ``call()``, waiting out Telegram's flood control up to ``retries`` times."""
+    """Await ``call()``, waiting out Telegram's flood control up to ``retries`` times.
+
+    A connection that broke under the request is tried again too. A time-out is not: Telegram
+    may have delivered the message, and a second copy is worse than a late error.
+    """
     for attempt in range(retries + 1):
         try:
             return await call()
@@ -45,6 +50,11 @@ async def with_retry(call: Callable[[], Awaitable[T]], retries: int = RETRIES) -
             delay = retry_seconds(e)
             log.warning("Telegram flood control: retrying in %.1f s", delay)
             await asyncio.sleep(delay)
+        except NetworkError as e:
+            if attempt == retries or isinstance(e, TimedOut):
+                raise
+            log.warning("connection to Telegram broke (%s); retrying", e.message)
+            await asyncio.sleep(RECONNECT_AFTER_S)
     msg = "unreachable"
     raise AssertionError(msg)
 

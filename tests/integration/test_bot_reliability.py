@@ -13,6 +13,7 @@ from retrieval.assistant import Assistant
 from testkit.loopback_botapi import TOKEN
 from tests.integration.bot_harness import (
     ALICE,
+    BRUNO,
     BURST,
     ORAL,
     PROMPTS,
@@ -58,6 +59,34 @@ async def test_thirty_users_at_once_each_get_exactly_one_answer(
     assert told
     assert BURST[0] not in told
     assert len(bot.audit.rows()) == len(BURST)
+
+
+async def test_a_connection_broken_under_the_answer_is_retried_and_the_answer_delivered(
+    bot: Harness,
+) -> None:
+    bot.api.drop_next("sendMessage", 1, containing="Form P-2")
+    [reply] = await bot.say(ALICE, ORAL)
+    assert "Form P-2" in visible(reply)
+    [dropped] = bot.api.calls_of("sendMessage", ok=False)
+    assert dropped.status == 0  # the server closed the connection without an answer
+    assert dropped.params["text"] == reply["text"]
+
+
+async def test_a_queued_notice_that_cannot_be_sent_costs_no_answer(
+    make_bot: Callable[..., Awaitable[Harness]],
+) -> None:
+    bot = await make_bot(workers=1, queue_notice_after=0)
+    queued = PROMPTS.get("bot_queued", "en", ahead=0).split("(")[0]
+    bot.api.drop_next("sendMessage", 10, containing=queued)  # more than any retry
+    for user_id in (ALICE, BRUNO):
+        user, chat = bot.chat(user_id)
+        bot.api.push_update(u.message(user, chat, ORAL))
+    await bot.api.wait_for(lambda: bot.api.sent_to(ALICE) and bot.api.sent_to(BRUNO), within=120)
+    await settle()
+    for user_id in (ALICE, BRUNO):
+        [answer] = [visible(m) for m in bot.api.sent_to(user_id)]
+        assert "Form P-2" in answer
+    assert any(queued in c.params["text"] for c in bot.api.calls_of("sendMessage", ok=False))
 
 
 async def test_flood_control_429_is_waited_out_and_the_answer_delivered(bot: Harness) -> None:
