@@ -38,8 +38,9 @@ def retry_seconds(error: RetryAfter) -> float:
 async def with_retry(call: Callable[[], Awaitable[T]], retries: int = RETRIES) -> T:
     """Await ``call()``, waiting out Telegram's flood control up to ``retries`` times.
 
-    A connection that broke under the request is tried again too. A time-out is not: Telegram
-    may have delivered the message, and a second copy is worse than a late error.
+    A connection that broke under the request is tried again too (PTB's ``NetworkError``, which
+    ``BadRequest`` subclasses: a refusal is not retried). A time-out is not: Telegram may have
+    delivered the message, and a second copy is worse than a late error.
     """
     for attempt in range(retries + 1):
         try:
@@ -51,7 +52,7 @@ async def with_retry(call: Callable[[], Awaitable[T]], retries: int = RETRIES) -
             log.warning("Telegram flood control: retrying in %.1f s", delay)
             await asyncio.sleep(delay)
         except NetworkError as e:
-            if attempt == retries or isinstance(e, TimedOut):
+            if attempt == retries or isinstance(e, TimedOut | BadRequest):  # BadRequest is one
                 raise
             log.warning("connection to Telegram broke (%s); retrying", e.message)
             await asyncio.sleep(RECONNECT_AFTER_S)
