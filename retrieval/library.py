@@ -6,6 +6,7 @@ imports the file readers it brings."""
 from __future__ import annotations
 
 import functools
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from retrieval.answer.refusal import Calibration, refusal_stats
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
+from retrieval.errors import RegulaError
 from retrieval.ingest.uploads import upload_name, write_sidecar
 from retrieval.metadata_edits import (
     EDITABLE_KEYS,
@@ -30,7 +32,10 @@ from retrieval.store.ownership import UPLOADS, owned
 from retrieval.versions import history
 
 if TYPE_CHECKING:
+    from retrieval.answer.calibration import CalibrationReport
     from retrieval.ingest.pipeline import Ingestor
+
+log = logging.getLogger(__name__)
 
 
 class Library:
@@ -45,6 +50,9 @@ class Library:
         raise NotImplementedError
 
     def calibration(self) -> Calibration | None:
+        raise NotImplementedError
+
+    def calibrate(self, qa_path: Path | None = None) -> CalibrationReport:
         raise NotImplementedError
 
     def documents(self) -> list[Document]:
@@ -65,6 +73,7 @@ class Library:
         """Index ``paths``; ``rebuild`` first empties the index, so everything is re-embedded."""
         report = self.ingestor.ingest(paths, prune=prune, progress=progress, rebuild=rebuild)
         self.refresh(force=True)
+        report.calibration = self.keep_calibrated()
         return report
 
     def ingest_bytes(
@@ -80,6 +89,7 @@ class Library:
         write_sidecar(uploads, safe, metadata)
         report = self.ingestor.ingest_bytes(data, safe, uploads / safe)
         self.refresh(force=True)
+        report.calibration = self.keep_calibrated()
         return report
 
     def reindex(self) -> IngestReport:
@@ -101,11 +111,14 @@ class Library:
         report = self.ingestor.ingest_sources(sources, prune=True, progress=False)
         report.foreign = len(documents) - len(mine)
         self.refresh(force=True)
+        report.calibration = self.keep_calibrated()
         return report
 
     def forget(self, doc_id: str) -> bool:
         removed = self.ingestor.forget(doc_id)
         self.refresh(force=True)
+        if removed:
+            self.keep_calibrated()
         return removed
 
     def document_chunks(self, doc_id: str) -> list[dict[str, Any]]:
@@ -151,6 +164,7 @@ class Library:
             source = SourceFile(doc_id, path, document.source_root)
             report = self.ingestor.ingest_sources([source], progress=False)
         self.refresh(force=True)
+        report.calibration = self.keep_calibrated()
         return report
 
     def remove(self, doc_id: str) -> bool:
@@ -165,6 +179,32 @@ class Library:
                 path.unlink(missing_ok=True)
                 sidecar_path(path).unlink(missing_ok=True)
         return removed
+
+    def keep_calibrated(self) -> dict[str, Any] | None:
+        """Measure the refusal thresholds again when the index changed since they were last
+        measured (``answer.calibrate_on_ingest``; ``retrieval.answer.calibration``): what was
+        measured, or ``None``. A failure leaves the earlier thresholds and never fails the
+        write that came before it (``regula stats`` then shows them as stale)."""
+        answer = self.settings.answer
+        configured = answer.min_relevance is not None or (
+            answer.answer_above is not None and answer.not_covered_below is not None
+        )
+        if configured or not answer.calibrate_on_ingest or not self.refresh():
+            return None
+        from retrieval.answer.calibration import needs_calibration
+
+        current = self.calibration()
+        if not needs_calibration(current, self.store.revision()):
+            return None
+        qa_file = Path(current.qa_file) if current is not None and current.qa_file else None
+        try:
+            report = self.calibrate(qa_file if qa_file is not None and qa_file.is_file() else None)
+        except RegulaError as e:
+            log.warning("could not measure the refusal thresholds on the index: %s", e)
+            return None
+        c = report.calibration
+        return {"answer_above": c.answer_above, "not_covered_below": c.not_covered_below,
+                "method": c.method, "seconds": c.seconds}  # fmt: skip
 
     def stats(self) -> dict[str, Any]:
         documents = self.documents()

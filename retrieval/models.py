@@ -298,6 +298,9 @@ class IngestReport:
     read: list[dict[str, Any]] = field(default_factory=list)
     """What the reader found in each file it indexed: ``{doc_id, articles, ocr_pages,
     chunks}``, ``articles`` as "1–46" ("" when it found none)."""
+    calibration: dict[str, Any] | None = None
+    """The refusal thresholds measured after this ingest changed the index (``answer_above``,
+    ``not_covered_below``, ``method``, ``seconds``); ``None`` when they were already current."""
 
     def to_json(self) -> dict[str, Any]:
         payload: dict[str, Any] = {
@@ -313,4 +316,6 @@ class IngestReport:
         }
         if self.foreign:
             payload["foreign"] = self.foreign
+        if self.calibration is not None:
+            payload["calibration"] = dict(self.calibration)
         return payload

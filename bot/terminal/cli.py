@@ -369,7 +369,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--json", action="store_true", help="print JSON")
     audit.set_defaults(handler=cmd_audit)
     calibration = sub.add_parser(
-        "calibrate", parents=[common], help="derive the refusal thresholds from the corpus"
+        "calibrate", parents=[common], help="measure the refusal thresholds on the index now"
     )
     calibration.add_argument(
         "--qa", type=Path, default=None, help="a labelled QA file that refines the thresholds"

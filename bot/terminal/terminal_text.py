@@ -40,9 +40,8 @@ def render_calibration(report: CalibrationReport) -> str:
     lines = [
         f"answer_above {c.answer_above}, not_covered_below {c.not_covered_below} "
         f"({c.method}, signal {c.signal})",
-        f"pseudo-questions {c.pseudo_questions}: with their document median {c.answerable_median} "
-        f"({c.answerable_answered:.0%} would be answered), left out median "
-        f"{c.unanswerable_median}, 0.9 quantile {c.unanswerable_q90}",
+        f"background questions {c.background_questions}: median {c.background_median}, "
+        f"highest {c.background_max}",
     ]
     if report.qa:
         lines.append("labelled questions: " + ", ".join(f"{k} {v}" for k, v in report.qa.items()))
@@ -62,6 +61,12 @@ def render_ingest(report: IngestReport) -> str:
         for c in report.conflicts
     )
     lines.extend(f"  DOUBT {d['work']}: {d['reason']}" for d in report.doubts)
+    if report.calibration:
+        c = report.calibration
+        lines.append(
+            f"refusal thresholds measured on the index: answer from {c['answer_above']}, "
+            f"not covered below {c['not_covered_below']} ({c['method']}, {c['seconds']} s)"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -1,21 +1,14 @@
-"""``regula calibrate``: refusal thresholds derived from the corpus itself.
+"""Refusal thresholds measured on the index itself: after every ingest that changed it, and by
+``regula calibrate``.
 
-Pseudo-questions are built from the corpus's own passages: a sentence of a sampled chunk, cut
-to its first ``PSEUDO_WORDS`` words, asked in the document's language. Each is asked twice:
-
-- with the whole index (*answerable*: its source passage is there);
-- with its source document and every translation of it left out (*unanswerable*, and near its
-  topic: the rest of the corpus is what a question about a missing rule meets).
-
-The thresholds are quantiles of the unanswerable scores (``refusal.pick_thresholds``); a
-labelled QA file (``--qa``) refines them. At most ``max_questions`` chunks are sampled, with a
-fixed seed, so the same index gives the same calibration and the cost is bounded (two searches
-per pseudo-question, one per QA line).
+The bundled background questions (``retrieval.answer.background``) are asked of the index; the
+thresholds are quantiles of their scores (``refusal.pick_thresholds``). No labels are needed.
+A labelled QA file (``regula calibrate --qa``) refines them; its path is stored with the
+calibration, so the recalibration after the next ingest uses it again while it exists.
 """
 
 from __future__ import annotations
 
-import random
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -23,27 +16,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.answer.citations import split_sentences
-from retrieval.answer.refusal import Calibration, pick_thresholds, quantile
+from retrieval.answer.background import background_scores
+from retrieval.answer.refusal import Calibration, pick_thresholds
 from retrieval.errors import RegulaError
 from retrieval.evaluation import load_qa
-from retrieval.models import Document, chunk_ids, doc_id_of
 from retrieval.search.fusion import SearchFilters
 
 if TYPE_CHECKING:
     from retrieval.assistant import Assistant
-
-MAX_QUESTIONS = 60
-SEED = 13
-PSEUDO_WORDS = 16
-MIN_WORDS = 6
-
-
-@dataclass(frozen=True)
-class PseudoQuestion:
-    text: str
-    doc_id: str
-    language: str
 
 
 @dataclass
@@ -60,44 +40,6 @@ class CalibrationReport:
         return payload
 
 
-def _group(document: Document) -> str:
-    return document.group_id or document.doc_id
-
-
-def pseudo_questions(
-    assistant: Assistant, manifest: dict[str, Document], limit: int, seed: int
-) -> list[PseudoQuestion]:
-    """Up to ``limit`` pseudo-questions, one per sampled chunk (documents drawn at random, then
-    a chunk of each, so a long document does not crowd out the others)."""
-    rng = random.Random(seed)
-    documents = sorted((d for d in manifest.values() if d.chunk_count), key=lambda d: d.doc_id)
-    picks: set[tuple[str, int]] = set()
-    total = sum(d.chunk_count for d in documents)
-    for _ in range(min(limit, total) * 4):
-        if len(picks) >= min(limit, total):
-            break
-        document = rng.choice(documents)
-        picks.add((document.doc_id, rng.randrange(document.chunk_count)))
-    wanted: dict[str, list[str]] = {}
-    for doc_id, index in sorted(picks):
-        document = manifest[doc_id]
-        wanted.setdefault(document.language, []).append(
-            chunk_ids(doc_id, document.version, document.chunk_count)[index]
-        )
-    found = assistant.store.get_chunks(wanted)
-    questions = []
-    for chunk_id in sorted(found):
-        text, metadata = found[chunk_id]
-        sentences = [s.text for s in split_sentences(text) if len(s.text.split()) >= MIN_WORDS]
-        if not sentences:
-            continue
-        words = rng.choice(sentences).split()[:PSEUDO_WORDS]
-        doc_id = doc_id_of(chunk_id)
-        language = str(metadata.get("language") or manifest[doc_id].language)
-        questions.append(PseudoQuestion(" ".join(words), doc_id, language))
-    return questions
-
-
 def _score(
     assistant: Assistant, text: str, language: str, filters: SearchFilters | None = None
 ) -> float:
@@ -108,54 +50,45 @@ def _score(
     return assistant.evidence(passages[:k], vector)
 
 
-def calibrate(
-    assistant: Assistant,
-    qa_path: Path | None = None,
-    max_questions: int = MAX_QUESTIONS,
-    seed: int = SEED,
-) -> CalibrationReport:
-    """Measure the corpus, store the thresholds with the index and return what was found."""
+def needs_calibration(calibration: Calibration | None, revision: str) -> bool:
+    """An index whose thresholds were never measured, were measured on another revision of
+    the corpus, or by the earlier pseudo-question method."""
+    return (
+        calibration is None
+        or calibration.revision != revision
+        or not calibration.method.startswith("background")
+    )
+
+
+def calibrate(assistant: Assistant, qa_path: Path | None = None) -> CalibrationReport:
+    """Measure the index, store the thresholds with it and return what was found."""
     started = time.perf_counter()
     manifest = assistant.refresh(force=True)
+    if not manifest:
+        msg = "the index holds no document: ingest some before calibrating"
+        raise RegulaError(msg)
     revision = assistant.store.revision()
-    groups = {_group(d) for d in manifest.values()}
-    if len(groups) < 2:
-        msg = (
-            "calibration needs at least two documents that are not translations of each "
-            f"other (the index holds {len(manifest)} document(s) in {len(groups)} group(s))"
-        )
-        raise RegulaError(msg)
-    answerable: list[float] = []
-    unanswerable: list[float] = []
-    for question in pseudo_questions(assistant, manifest, max_questions, seed):
-        source = _group(manifest[question.doc_id])
-        others = sorted(d for d, doc in manifest.items() if _group(doc) != source)
-        answerable.append(_score(assistant, question.text, question.language))
-        left_out = SearchFilters(doc_ids=others)
-        unanswerable.append(_score(assistant, question.text, question.language, left_out))
-    if not unanswerable:
-        msg = "no passage of the index has a sentence long enough to calibrate on"
-        raise RegulaError(msg)
+    by_language = background_scores(assistant)
+    background = [score for scores in by_language.values() for score in scores]
     in_scope: list[float] = []
     out_of_scope: list[float] = []
     if qa_path is not None:
         for item in load_qa(qa_path):
             score = _score(assistant, item.question, assistant.detect_language(item.question))
             (out_of_scope if item.kind == "out_of_scope" else in_scope).append(score)
-    answer_above, not_covered_below = pick_thresholds(unanswerable, in_scope)
+    answer_above, not_covered_below = pick_thresholds(background, in_scope)
     calibration = Calibration(
         answer_above=answer_above,
         not_covered_below=not_covered_below,
         made_at=datetime.now(UTC).isoformat(timespec="seconds"),
         revision=revision,
         signal=assistant.settings.answer.evidence,
-        method="pseudo+qa" if in_scope else "pseudo",
-        pseudo_questions=len(unanswerable),
-        answerable_median=round(statistics.median(answerable), 4),
-        answerable_answered=round(sum(s >= answer_above for s in answerable) / len(answerable), 3),
-        unanswerable_median=round(statistics.median(unanswerable), 4),
-        unanswerable_q90=round(quantile(unanswerable, 0.9), 4),
+        method="background+qa" if in_scope else "background",
+        background_questions=len(background),
+        background_median=round(statistics.median(background), 4),
+        background_max=round(max(background), 4),
         qa_questions=len(in_scope) + len(out_of_scope),
+        qa_file=str(qa_path.resolve()) if qa_path is not None and in_scope else "",
         seconds=round(time.perf_counter() - started, 1),
     )
     assistant.store.write_calibration(calibration.record())

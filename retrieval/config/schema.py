@@ -243,6 +243,12 @@ class AnswerSettings(Section):
         "indexed document mentions gets the closest passages, not an answer, and is told which "
         "name the documents never mention (see README, 'Refusal').",
     )
+    calibrate_on_ingest: bool = Field(
+        True,
+        description="After every ingest, upload, re-index, edit or removal that changed the "
+        "index, measure the refusal thresholds on it again with the bundled background "
+        "questions (about 10 s on two cores; see README, 'Refusal').",
+    )
     nearest_documents: int = Field(3, ge=0, le=10, description="Documents listed on refusal.")
     default_language: str = Field("en", description="Language used when detection fails.")
 

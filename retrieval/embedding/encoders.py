@@ -57,6 +57,8 @@ BUNDLED_MODELS = {
     "original": "multilingual-e5-small-q4",
     "enpt": "portuguese-multilingual-e5-small-q4",
 }
+QUERY_KEY = "\x1fquery\x1f"
+"""Marks a question's text in the cache, so it never meets the same text's passage vector."""
 
 
 @dataclass(frozen=True)
@@ -248,9 +250,18 @@ class DenseEmbeddings(Embeddings, ABC):
 
     def embed_passages(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Passage vectors as one array (rows L2-normalised), using the cache."""
+        return self._cached(texts, is_query=False)
+
+    def embed_recurring_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
+        """Vectors of questions asked of every index (the background questions), cached like
+        passages: after the first ingest they cost an endpoint model nothing."""
+        return self._cached(texts, is_query=True)
+
+    def _cached(self, texts: Sequence[str], is_query: bool) -> NDArray[np.float32]:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        rows = self._cache.get_many(texts) if self._cache is not None else {}
+        keys = [QUERY_KEY + t for t in texts] if is_query else list(texts)
+        rows = self._cache.get_many(keys) if self._cache is not None else {}
         sizes = {v.shape[0] for v in rows.values()}
         if self._dim is None and len(sizes) == 1:  # an endpoint's first call: the cache says
             self._dim = sizes.pop()
@@ -258,10 +269,10 @@ class DenseEmbeddings(Embeddings, ABC):
         todo = [i for i in range(len(texts)) if i not in rows]
         for start in range(0, len(todo), self.batch_size):
             batch = todo[start : start + self.batch_size]
-            vectors = self._encode([texts[i] for i in batch], is_query=False)
+            vectors = self._encode([texts[i] for i in batch], is_query=is_query)
             rows.update(zip(batch, vectors, strict=True))
             if self._cache is not None:
-                self._cache.put_many([texts[i] for i in batch], vectors)
+                self._cache.put_many([keys[i] for i in batch], vectors)
         return np.stack([rows[i] for i in range(len(texts))]).astype(np.float32)
 
     def embed_query_vector(self, text: str) -> NDArray[np.float32]:

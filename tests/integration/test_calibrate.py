@@ -1,5 +1,7 @@
-"""``regula calibrate`` on a tiny corpus: the thresholds are stored with the index, ``stats``
-shows them and when they were made, and ``ask`` decides on them (CLI as a subprocess)."""
+"""Refusal thresholds on a tiny corpus: ``regula ingest`` measures them on the index (the
+background questions), ``regula calibrate`` again on demand; they are stored with the index,
+``stats`` shows them and when they were made, and ``ask`` decides on them (CLI as a
+subprocess)."""
 
 from __future__ import annotations
 
@@ -59,6 +61,15 @@ language: en
 2. The supervisor shall decide on the request within five working days of its submission.
 """,
 }
+GIFTS = """---
+title: "Regulation on Gifts to Civil Servants"
+language: en
+---
+
+## Article 1 - Register
+
+1. A gift worth more than fifty euros shall be entered in the gift register within ten days.
+"""
 QA = [
     {"id": "q1", "lang": "en", "kind": "in_scope",
      "question": "Within how many days must a petition be answered?",
@@ -94,27 +105,51 @@ def calibration(data_dir: Path) -> dict[str, Any]:
     return dict(run_json("calibrate", "--json", "--data-dir", data_dir))
 
 
-def test_an_uncalibrated_index_uses_the_default(tmp_path: Path) -> None:
+def test_an_ingest_measures_the_thresholds_on_the_index_it_changed(tmp_path: Path) -> None:
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     (corpus / "leave.md").write_text(DOCUMENTS["leave.md"], encoding="utf-8")
-    run_json("ingest", corpus, "--json", "--data-dir", tmp_path / "index")
+    empty = regula("calibrate", "--data-dir", tmp_path / "index")
+    assert empty.returncode == 1
+    assert "holds no document" in empty.stderr
 
+    first = run_json("ingest", corpus, "--json", "--data-dir", tmp_path / "index")
+    again = run_json("ingest", corpus, "--json", "--data-dir", tmp_path / "index")
+    text = regula("ingest", corpus, "--data-dir", tmp_path / "index2")
+
+    measured = first["calibration"]
+    assert measured["method"] == "background"
+    assert 0 < measured["not_covered_below"] <= measured["answer_above"] < 1
+    assert "calibration" not in again  # nothing changed: the thresholds are current
+    refusal = run_json("stats", "--json", "--data-dir", tmp_path / "index")["refusal"]
+    assert refusal["source"] == "calibration"
+    assert refusal["answer_above"] == measured["answer_above"]
+    assert refusal["calibration"]["stale"] is False
+    assert refusal["calibration"]["background_questions"] == 300
+    assert "refusal thresholds measured on the index: answer from" in text.stdout
+
+
+def test_with_calibrate_on_ingest_off_an_index_uses_the_default(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "leave.md").write_text(DOCUMENTS["leave.md"], encoding="utf-8")
+    off = {"REGULA_ANSWER__CALIBRATE_ON_INGEST": "false"}
+    report = run_json("ingest", corpus, "--json", "--data-dir", tmp_path / "index", env=off)
+
+    assert "calibration" not in report
     stats = run_json("stats", "--json", "--data-dir", tmp_path / "index")
     assert stats["refusal"] == {
         "answer_above": 0.785, "not_covered_below": 0.785, "source": "default",
         "evidence": "best_cosine", "calibrated_at": None,
     }  # fmt: skip
-    one_document = regula("calibrate", "--data-dir", tmp_path / "index")
-    assert one_document.returncode == 1
-    assert "at least two documents" in one_document.stderr
 
 
 def test_calibrate_stores_thresholds_that_stats_shows(
     calibration: dict[str, Any], data_dir: Path
 ) -> None:
-    assert calibration["method"] == "pseudo"
-    assert 0 < calibration["pseudo_questions"] <= 60
+    assert calibration["method"] == "background"
+    assert calibration["background_questions"] == 300
+    assert calibration["background_median"] <= calibration["background_max"]
     assert 0 < calibration["not_covered_below"] <= calibration["answer_above"] <= 1
     assert calibration["seconds"] > 0
 
@@ -160,13 +195,21 @@ def test_a_labelled_file_refines_the_calibration(
     qa = tmp_path / "qa.jsonl"
     qa.write_text("\n".join(json.dumps(line) for line in QA) + "\n", encoding="utf-8")
 
-    refined = run_json("calibrate", "--qa", qa, "--json", "--data-dir", data_dir)
+    index = tmp_path / "index"
+    shutil.copytree(data_dir, index)
+    refined = run_json("calibrate", "--qa", qa, "--json", "--data-dir", index)
+    corpus = tmp_path / "more"
+    corpus.mkdir()
+    (corpus / "gifts.md").write_text(GIFTS, encoding="utf-8")
+    changed = run_json("ingest", corpus, "--json", "--data-dir", index)
 
-    assert refined["method"] == "pseudo+qa"
+    assert refined["method"] == "background+qa"
     assert refined["qa_questions"] == 3
+    assert refined["qa_file"] == str(qa.resolve())
     assert refined["qa"]["false_refusals"] == 0.0
     assert refined["qa"]["false_not_covered"] == 0.0
-    text = regula("calibrate", "--data-dir", data_dir)  # back to the corpus alone, as text
+    assert changed["calibration"]["method"] == "background+qa"  # the labels, used again
+    text = regula("calibrate", "--data-dir", index)  # back to the corpus alone, as text
     assert text.returncode == 0, text.stderr
     assert "answer_above" in text.stdout
     assert "took" in text.stdout

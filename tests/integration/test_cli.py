@@ -72,8 +72,9 @@ def test_ingest_json_report(sample_index: IngestedCorpus) -> None:
     assert report == {
         "added": len(SAMPLE_FILES), "updated": 0, "unchanged": 0, "removed": 0,
         "chunks": report["chunks"], "failed": [], "conflicts": [], "doubts": [],
-        "read": report["read"],
+        "read": report["read"], "calibration": report["calibration"],
     }  # fmt: skip
+    assert report["calibration"]["method"] == "background"  # measured on the new index
     read = {r["doc_id"]: r for r in report["read"]}  # what the reader found, per file
     assert set(read) == set(SAMPLE_FILES)
     assert read["ig-2024-07.en.md"]["articles"] == "1–12"

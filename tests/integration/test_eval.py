@@ -31,8 +31,12 @@ SAMPLE_QA = ROOT / "eval" / "sample_qa.jsonl"
 
 SEEDS_MIN_HIT = 0.9
 
-SAMPLE_MIN_HIT = 0.7
-SAMPLE_MAX_FALSE_REFUSALS = 3
+# The sample set with the thresholds measured at ingest (README, "Calibration, at every
+# ingest"): 0.947 / 0.559 / 1 of 7 out-of-scope answered / 0.765 shown when measured.
+SAMPLE_MIN_PRECISION = 0.9
+SAMPLE_MIN_COVERAGE = 0.5
+SAMPLE_MAX_OOS_ANSWERED = 2
+SAMPLE_MIN_SHOWN = 0.7
 
 
 def run(assistant: Assistant, qa_file: Path) -> tuple[list[Outcome], dict[str, Any]]:
@@ -94,12 +98,20 @@ def test_seeds_evaluation(seeds_run: tuple[list[Outcome], dict[str, Any]]) -> No
 
 
 def test_sample_evaluation(sample_run: tuple[list[Outcome], dict[str, Any]]) -> None:
-    _, overall = sample_run
+    outcomes, overall = sample_run
+    out_of_scope_answered = [
+        o.item.id
+        for o in outcomes
+        if o.item.kind == "out_of_scope" and o.answer.outcome == "answer"
+    ]
 
-    assert overall["hit"] >= SAMPLE_MIN_HIT
-    # Out-of-scope refusal on the sample set is a known limit (near-topic questions such as
-    # a VAT deadline beside the asset-declaration deadline are answered): printed, not asserted.
-    assert overall["false_refusals"] <= SAMPLE_MAX_FALSE_REFUSALS
+    # What is labelled an answer is right; the price is coverage: in-scope questions near
+    # out-of-scope ones (a VAT deadline beside the asset-declaration deadline) are `closest`,
+    # their passages still quoted ("shown").
+    assert overall["precision"] >= SAMPLE_MIN_PRECISION
+    assert overall["coverage"] >= SAMPLE_MIN_COVERAGE
+    assert len(out_of_scope_answered) <= SAMPLE_MAX_OOS_ANSWERED, out_of_scope_answered
+    assert overall["shown"] >= SAMPLE_MIN_SHOWN
 
 
 @pytest.mark.parametrize("qa_set", ["seeds_run", "sample_run"])

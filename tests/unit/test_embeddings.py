@@ -174,6 +174,17 @@ def test_the_passage_cache_is_keyed_by_model(tmp_path: Path) -> None:
     assert not np.allclose(fresh, cached)
 
 
+def test_recurring_questions_are_cached_apart_from_passages(tmp_path: Path) -> None:
+    cache = tmp_path / "cache.sqlite3"
+    Scaled("a", cache).embed_recurring_queries(["one", "two"])
+    again = Scaled("a", cache)
+
+    again.embed_recurring_queries(["one", "two"])
+    assert again.calls == []  # asked before: read from disk, the model is not called
+    again.embed_passages(["one"])
+    assert again.calls == [(["one"], False)]  # the same text as a passage is its own vector
+
+
 def test_a_change_of_dimension_mid_run_is_an_error() -> None:
     embeddings = Scaled("a", None)
     embeddings.embed_passages(["x"])

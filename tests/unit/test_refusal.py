@@ -98,11 +98,11 @@ def test_calibration_round_trips_through_its_record_and_ignores_other_records() 
     )
 
 
-def test_thresholds_are_quantiles_of_the_left_out_scores() -> None:
-    unanswerable = [0.70 + i / 100 for i in range(11)]  # 0.70 … 0.80
+def test_thresholds_are_quantiles_of_the_background_scores() -> None:
+    background = [0.70 + i / 1000 for i in range(101)]  # 0.700 … 0.800
 
-    assert quantile(unanswerable, 0.5) == pytest.approx(0.75)
-    assert pick_thresholds(unanswerable) == (0.79, 0.71)
+    assert quantile(background, 0.5) == pytest.approx(0.75)
+    assert pick_thresholds(background) == (0.797, 0.75)  # above 97 in 100; the median
     assert pick_thresholds([]) == (DEFAULT_THRESHOLD, DEFAULT_THRESHOLD)
 
 
