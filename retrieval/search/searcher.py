@@ -29,6 +29,7 @@ from numpy.typing import NDArray
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings, LatentTerms
 from retrieval.models import Document, Passage, doc_id_of, index_of, version_of
+from retrieval.search.chunk_records import ChunkRecord, ChunkRecords
 from retrieval.search.fusion import Candidate, SearchFilters, fuse
 from retrieval.store.chunk_collections import VECTOR_KEY
 from retrieval.store.index import VectorStore
@@ -56,6 +57,7 @@ class Searcher:
         self._vectors: OrderedDict[tuple[str, str], tuple[list[str], NDArray[np.float32]]] = (
             OrderedDict()
         )
+        self._records = ChunkRecords()
         self._dense_centroids: dict[str, NDArray[np.float32]] = {}
         # Derived from the manifest at refresh, so a query never scans it.
         self._languages_all: list[str] = []
@@ -80,6 +82,7 @@ class Searcher:
                 self.store.check_embedding_model()
                 self._manifest = self.store.manifest()
                 self._revision = revision
+                self._records.clear()
                 self._index_manifest()
                 self._compute_centroids()
             return self._manifest
@@ -271,21 +274,34 @@ class Searcher:
 
     def _fill_missing(self, candidates: list[Candidate], query_vector: NDArray[np.float32]) -> None:
         """Hits the dense search did not return arrive without text, metadata or a dense score:
-        fetch them, with their vectors, in one call, so every passage has a question cosine."""
+        take them from the records read before (``chunk_records``), fetch the rest, with their
+        vectors, in one call, so every passage has a question cosine."""
         missing = [c for c in candidates if not c.text]
         if not missing:
             return
+        records = self._records.get_many(c.chunk_id for c in missing)
         wanted: dict[str, list[str]] = {}
         for c in missing:
             doc = self._manifest.get(c.doc_id)
-            if doc is not None:
+            if doc is not None and c.chunk_id not in records:
                 wanted.setdefault(doc.language, []).append(c.chunk_id)
-        found = self.store.get_chunks(wanted, with_vectors=True)
+        if wanted:
+            fetched = {
+                chunk_id: ChunkRecord(text, metadata, metadata.pop(VECTOR_KEY, None))
+                for chunk_id, (text, metadata) in self.store.get_chunks(
+                    wanted, with_vectors=True
+                ).items()
+            }
+            self._records.put_many(fetched)
+            records.update(fetched)
         for c in missing:
-            c.text, c.metadata = found.get(c.chunk_id, ("", {}))
-            vector = c.metadata.pop(VECTOR_KEY, None)
-            if vector is not None:
-                c.dense = float(vector @ query_vector)
+            record = records.get(c.chunk_id)
+            if record is None:
+                c.text, c.metadata = "", {}
+                continue
+            c.text, c.metadata = record.text, dict(record.metadata)
+            if record.vector is not None:
+                c.dense = float(np.asarray(record.vector) @ query_vector)
 
     # -- translations -----------------------------------------------------------------------
     def _group_members(self, doc_id: str) -> list[Document]:

@@ -164,6 +164,44 @@ def test_edited_file_replaces_its_chunks(ingested: Assistant, corpus: Path) -> N
     assert ingested.lexical.versions()["vehicles.md"] == new["vehicles.md"].version
 
 
+def test_records_kept_for_lexical_hits_never_outlive_the_index_they_came_from(
+    tmp_path: Path, corpus: Path
+) -> None:
+    """With five dense candidates for six chunks, a passage the lexical or latent search finds
+    beyond them arrives without its record, which is then kept
+    (``retrieval.search.chunk_records``)."""
+    narrow = {"retrieval": {"candidates": 5}, "answer": {"calibrate_on_ingest": False}}
+    assistant = open_assistant(tmp_path / "data", **narrow)
+    try:
+        assistant.ingest([corpus], progress=False)
+        question = "By what time must official vehicles be returned to the motor pool?"
+        first = assistant.search(question, k=4)
+        kept = len(assistant.searcher._records)
+        again = assistant.search(question, k=4)
+        fresh = open_assistant(tmp_path / "data", **narrow)
+        try:
+            unkept = fresh.search(question, k=4)
+        finally:
+            fresh.close()
+        (corpus / "vehicles.md").write_text(VEHICLES_EDITED, encoding="utf-8")
+        assistant.ingest([corpus], progress=False)
+        emptied = len(assistant.searcher._records)
+        edited = texts_of(assistant.search(question, k=4))
+    finally:
+        assistant.close()
+
+    assert kept > 0
+    assert [(p.chunk_id, p.text, p.dense_score) for p in again] == [
+        (p.chunk_id, p.text, p.dense_score) for p in first
+    ]
+    assert [(p.chunk_id, p.dense_score) for p in first] == [
+        (p.chunk_id, p.dense_score) for p in unkept
+    ]
+    assert emptied == 0  # the ingest changed the revision
+    assert "Eastgate garage by 17:30" in edited
+    assert "central motor pool" not in edited
+
+
 def test_deleted_file_is_removed_only_with_prune(ingested: Assistant, corpus: Path) -> None:
     (corpus / "leave.md").unlink()
 
