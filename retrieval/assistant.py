@@ -27,7 +27,12 @@ from retrieval.answer.ended_rules import ended_rule, note_ended_rule
 from retrieval.answer.extractive import AnswerComposer
 from retrieval.answer.generative import Generator, Progress
 from retrieval.answer.named_terms import unknown_terms
-from retrieval.answer.refusal import Calibration, Thresholds, thresholds_for
+from retrieval.answer.refusal import (
+    Calibration,
+    Thresholds,
+    thresholds_configured,
+    thresholds_for,
+)
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings, build_embeddings
 from retrieval.errors import LLMError
@@ -292,9 +297,7 @@ class Assistant(Library):
         The stored record is read only when the config leaves a threshold to it, so a
         configured deployment pays no store read per question."""
         answer = self.settings.answer
-        configured = answer.min_relevance is not None or (
-            answer.answer_above is not None and answer.not_covered_below is not None
-        )
+        configured = thresholds_configured(answer)
         return thresholds_for(answer, None if configured else self.calibration())
 
     def calibrate(self, qa_path: Path | None = None) -> CalibrationReport:

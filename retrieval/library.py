@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from retrieval.answer.refusal import Calibration, refusal_stats
+from retrieval.answer.refusal import Calibration, refusal_stats, thresholds_configured
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.errors import RegulaError
@@ -186,10 +186,7 @@ class Library:
         measured, or ``None``. A failure leaves the earlier thresholds and never fails the
         write that came before it (``regula stats`` then shows them as stale)."""
         answer = self.settings.answer
-        configured = answer.min_relevance is not None or (
-            answer.answer_above is not None and answer.not_covered_below is not None
-        )
-        if configured or not answer.calibrate_on_ingest or not self.refresh():
+        if thresholds_configured(answer) or not answer.calibrate_on_ingest or not self.refresh():
             return None
         from retrieval.answer.calibration import needs_calibration
 

@@ -115,6 +115,13 @@ class Calibration:
         return calibration if calibration.signal == signal else None
 
 
+def thresholds_configured(settings: AnswerSettings) -> bool:
+    """Both thresholds come from the config, so a stored calibration would not be read."""
+    return settings.min_relevance is not None or (
+        settings.answer_above is not None and settings.not_covered_below is not None
+    )
+
+
 def thresholds_for(settings: AnswerSettings, calibration: Calibration | None) -> Thresholds:
     """Config first (each threshold on its own), then the calibration, then the default."""
     legacy = settings.min_relevance
