@@ -63,7 +63,7 @@ def needs_calibration(calibration: Calibration | None, revision: str) -> bool:
 def calibrate(assistant: Assistant, qa_path: Path | None = None) -> CalibrationReport:
     """Measure the index, store the thresholds with it and return what was found."""
     started = time.perf_counter()
-    manifest = assistant.refresh(force=True)
+    manifest = assistant.refresh()  # reloads only if the index changed since it was read
     if not manifest:
         msg = "the index holds no document: ingest some before calibrating"
         raise RegulaError(msg)
