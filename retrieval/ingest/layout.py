@@ -4,6 +4,8 @@ Officials cite "Article 5(2)(b)", so the chunker (``chunking.py``) needs the tex
 Heading words are recognised in many languages (Article, Artículo, Pasal, المادة, Điều, Art., §
 …) and an article's label keeps the document's own word. A mention in a sentence ("Article 12
 shall apply …") is not a heading: the number must go up and the rest must look like a title.
+A heading whose number OCR misread ("Article os") takes the one number the headings around it
+leave free, if there is exactly one.
 Regulations often run paragraphs inline ("Article 9 Retention 1. Files … 2. Registers …");
 those are split on the 1., 2., 3. sequence only. A file that holds one article whose number is
 only in its metadata (legal databases, PDF extraction: "Title 1. The controller shall … 2. …")
@@ -39,6 +41,11 @@ _ARTICLE_RE = re.compile(
 # merely starts with such a word ("Part-time officials are entitled …") is not one.
 _CHAPTER_RE = re.compile(
     rf"^\s*(?:{CHAPTER_WORDS})\s+(?:{_DIGITS}|[IVXLC]+|[A-Z])\b\.?(?P<rest>.*)$", re.IGNORECASE
+)
+# A heading word alone with a short token that is no number: how OCR reads "Article 100" as
+# "Article os" or "Article l7". Only a gap of one in the numbering around it decides its number.
+_MISREAD_HEADING_RE = re.compile(
+    rf"(?P<word>{ARTICLE_WORDS})\s+(?=\S*[^\W\d])\S{{1,4}}", re.IGNORECASE
 )
 _PARAGRAPH_RE = re.compile(rf"^\s*(?:\((?P<p1>{_DIGITS})\)|(?P<p2>{_DIGITS})[.)])\s+")
 _INLINE_NUMBER_RE = re.compile(rf"(?:^|(?<=\s))(?P<num>{_DIGITS})[.)]\s+(?=\S)")
@@ -147,13 +154,40 @@ def _is_chapter_heading(line: str) -> bool:
     return not rest[:1].islower() and not stripped.endswith((".", ";", ","))
 
 
+def _restore_misread_numbers(lines: list[str]) -> list[str]:
+    """Lines with an article heading whose number OCR misread ("Article os" for "Article 100",
+    "Article l7") numbered again, where the numbering around them leaves exactly one number
+    free: between "Article 99" and "Article 101" it can only be "Article 100". Without this
+    the article's text would be cited as the end of the article before it."""
+    found: list[tuple[int, int]] = []  # (line index, number) of the headings read as such
+    misread: list[tuple[int, str]] = []
+    previous = 0
+    for index, line in enumerate(lines):
+        heading = _article_heading(line.strip(), previous)
+        if heading is not None:
+            previous = heading[2]
+            found.append((index, previous))
+        elif match := _MISREAD_HEADING_RE.fullmatch(line.strip()):
+            misread.append((index, match.group("word")))
+    restored = list(lines)
+    for index, word in misread:
+        before = max((n for i, n in found if i < index), default=0)
+        after = next((n for i, n in found if i > index), None)
+        if after == before + 2:
+            restored[index] = f"{word} {before + 1}"
+    return restored
+
+
 def parse_articles(text: str) -> tuple[list[Paragraph], list[Article]]:
     """Split text into a preamble (paragraphs before the first article) and articles."""
     preamble: list[Paragraph] = []
     articles: list[Article] = []
     previous = 0
     chapter = ""
-    for raw_line in text.splitlines():
+    lines = text.splitlines()
+    if any(_MISREAD_HEADING_RE.fullmatch(line.strip()) for line in lines):
+        lines = _restore_misread_numbers(lines)
+    for raw_line in lines:
         line = raw_line.strip()
         if not line:
             continue

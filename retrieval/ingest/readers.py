@@ -55,6 +55,14 @@ _MARKER = re.compile(
     r"|[ivxlc]+\.(?=\s)|[-–•▪·](?=\s)",
     re.IGNORECASE,
 )
+# A word of punctuation alone, as OCR reads a scanner's speck (a dash or a bullet is a marker).
+_SPECK = re.compile(r"[.,:;_'\"`‘’“”|~^*°]+")
+# A heading with specks beside it: "‘Article 21", "Article. 83", "Article 94 ©", "Article 30 a,".
+_SPECKLED_HEADING = re.compile(
+    rf"{_SPECK.pattern[:-1]}*(?P<word>{_HEADING_WORD})[.,:;]?\s+(?P<number>\d+)"
+    r"(?P<tail>(?:\s+\S{1,2})*)",
+    re.IGNORECASE,
+)
 _PAGE_NUMBER = re.compile(r"(?:page\s+)?[-–]?\s*\d{1,4}\s*[-–]?(?:\s*(?:/|of)\s*\d{1,4})?", re.I)
 _SENTENCE_END = (".", ":", ";", "!", "?", "。", "؟", '."', ".)", ".”")
 _ATX_HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.MULTILINE)
@@ -190,7 +198,31 @@ def read_image(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Re
 def _ocr_lines(page: str) -> str:
     """Tesseract's page text without its blank lines: it puts them between the blocks it finds,
     also inside a paragraph, so paragraphs are rebuilt like a PDF's, from the lines alone."""
-    return "\n".join(line for line in page.split("\n") if line.strip())
+    lines = (_without_specks(line) for line in page.split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+def _without_specks(line: str) -> str:
+    """An OCR'd line without the specks read at its ends: "; Article 46", ". Article 17 ;",
+    "oO Article 23" (a heading, with two specks read as letters). On the scanned Cyber
+    Resilience Act (``typeset_eu_pdfs.py --layout scan``) 3 of 71 article headings came out so,
+    and were joined to the paragraph above them: their articles were lost."""
+    words = line.split()
+    while words and _SPECK.fullmatch(words[0]):
+        words.pop(0)
+    while words and _SPECK.fullmatch(words[-1]):
+        words.pop()
+    if (
+        len(words) > 1
+        and len(words[0]) <= 2
+        and not _MARKER.match(words[0])
+        and _HEADING_LINE.fullmatch(" ".join(words[1:]))
+    ):
+        words.pop(0)
+    heading = _SPECKLED_HEADING.fullmatch(" ".join(words))
+    if heading and all(re.search(r"[^\w\s]", tail) for tail in heading.group("tail").split()):
+        return f"{heading.group('word')} {heading.group('number')}"  # "Article 30 a," -> "… 30"
+    return " ".join(words)
 
 
 def _pdf_lines(page: str) -> list[str]:

@@ -185,6 +185,20 @@ def test_reference_to_an_earlier_article_is_not_a_heading() -> None:
     assert locators(text) == ["Article 7", "Article 8"]
 
 
+def test_a_heading_whose_number_ocr_misread_takes_the_one_number_left_free() -> None:
+    """The scanned AI Act read "Article 100" as "Article os"; its text was cited as the end
+    of Article 99. Where the numbering leaves more than one number free, nothing is guessed."""
+    text = (
+        "Article 99\nPenalties\n1. Member States shall lay down rules on penalties.\n"
+        "Article os\nAdministrative fines on Union institutions\n1. The Supervisor may fine.\n"
+        "Article 101\nFines for providers\n1. The Commission may fine providers.\n"
+        "Article l7\nUnknown\n1. A guess would be wrong here.\n"
+        "Article 105\nEntry into force\n1. This Regulation enters into force."
+    )
+
+    assert locators(text) == ["Article 99", "Article 100", "Article 101", "Article 105"]
+
+
 # --- inline-numbered paragraphs ---------------------------------------------------------------
 
 INLINE = (

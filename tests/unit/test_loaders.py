@@ -15,6 +15,7 @@ import pytest
 from retrieval.errors import LoaderError
 from retrieval.ingest import ocr, readers
 from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
+from retrieval.ingest.layout import parse_articles
 from retrieval.ingest.loaders import load_bytes, load_document, sniff_kind
 from tests.fixtures_files import (
     UNICODE_FONT,
@@ -169,6 +170,44 @@ def test_pdf_unicode_headings_stay_on_their_own_lines(tmp_path: Path) -> None:
         "Setiap permohonan wajib dijawab secara tertulis dalam jangka waktu tiga puluh hari.",
     ]
     assert lines_of(load_document(make_pdf(tmp_path / "u.pdf", blocks)).text) == blocks
+
+
+def test_ocr_specks_at_a_heading_do_not_join_it_to_the_paragraph_above() -> None:
+    """Lines as Tesseract read them on the scanned Cyber Resilience Act, GDPR and NIS2: specks
+    beside article headings. Without the cleaning, each heading was joined to the paragraph above it
+    and its article was lost; punctuation inside a line, and point markers, stay."""
+    page = "\n".join([
+        "2. The person referred to in paragraph 1 shall be subject to the obligations for the",
+        "product with digital elements as a whole, for the entire product. i",
+        "oO Article 23",
+        "_ Identification of economic operators",
+        "1. Economic operators shall, on request, provide the following information: .",
+        "(a) the name and address of any economic operator;",
+        "notifying and market surveillance authorities at their request. .",
+        "; Article 46",
+        "Challenge of the competence of notified bodies",
+        "a) Article 5 applies.",
+        "Article. 83",
+        "General conditions for imposing administrative fines",
+        ". Article 94 ©",
+        "Repeal of Directive 95/46/EC",
+        "Article 95 a",
+        "‘Article 96",
+        "Entry into force",
+    ])  # fmt: skip
+    lines = readers._pdf_lines(readers._ocr_lines(page))
+    assert "Article 23" in lines
+    assert "Article 46" in lines
+    assert "Identification of economic operators" in lines
+    assert "1. Economic operators shall, on request, provide the following information:" in lines
+    assert "notifying and market surveillance authorities at their request." in lines
+    assert "(a) the name and address of any economic operator;" in lines
+    assert "a) Article 5 applies." in lines
+    _, articles = parse_articles("\n".join(readers._reflow(lines)))
+    assert "Article 95 a" in lines  # "§ 5 a" is how German law numbers an inserted article
+    assert [a.label for a in articles] == [
+        "Article 23", "Article 46", "Article 83", "Article 94", "Article 96"
+    ]  # fmt: skip
 
 
 def test_corrupt_pdf_is_refused(tmp_path: Path) -> None:
