@@ -83,6 +83,7 @@ class Searcher:
                 self._manifest = self.store.manifest()
                 self._revision = revision
                 self._records.clear()
+                self.lexical.forget_cached()
                 self._index_manifest()
                 self._compute_centroids()
             return self._manifest

@@ -68,6 +68,7 @@ class LexicalIndex:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._lock = threading.RLock()
         self.latent = LatentPostings(self._conn, latent_per_term)
+        self._chunk_counts: dict[str, int] | None = None
         with self._lock, self._conn:
             version = self._conn.execute("PRAGMA user_version").fetchone()[0]
             if version != SCHEMA_VERSION:
@@ -156,7 +157,14 @@ class LexicalIndex:
             for doc in documents:
                 self._write(doc)
 
+    def forget_cached(self) -> None:
+        """Drop what searches keep in memory: another process changed this index."""
+        with self._lock:
+            self._chunk_counts = None
+            self.latent.forget_cached()
+
     def _write(self, doc: LexicalDocument) -> None:
+        self._chunk_counts = None
         encoded = list(doc.latent) + [""] * (len(doc.chunks) - len(doc.latent))
         self._delete(doc.doc_id)
         added: list[tuple[int, str]] = []
@@ -180,6 +188,7 @@ class LexicalIndex:
 
     def _delete(self, doc_id: str) -> None:
         """Remove one document's rows (inside the caller's transaction)."""
+        self._chunk_counts = None
         rows = self._conn.execute(
             "SELECT id, language, latent FROM chunks WHERE doc_id = ?", (doc_id,)
         ).fetchall()
@@ -345,12 +354,14 @@ class LexicalIndex:
         return {str(chunk_id): str(latent) for chunk_id, latent in rows}
 
     def chunk_counts(self) -> dict[str, int]:
-        """Chunks indexed per document language."""
+        """Chunks indexed per document language (kept until the next write)."""
         with self._lock:
-            rows = self._conn.execute(
-                "SELECT language, SUM(chunk_count) FROM lexical_docs GROUP BY language"
-            ).fetchall()
-        return {str(language): int(count) for language, count in rows}
+            if self._chunk_counts is None:
+                rows = self._conn.execute(
+                    "SELECT language, SUM(chunk_count) FROM lexical_docs GROUP BY language"
+                ).fetchall()
+                self._chunk_counts = {str(language): int(count) for language, count in rows}
+            return dict(self._chunk_counts)
 
     def latent_offsets(self, features: Sequence[int], weights: Sequence[float]) -> dict[str, float]:
         """The query's latent dot product with each language's mean chunk (q·μ_lang)."""

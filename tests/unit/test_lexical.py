@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -167,6 +168,53 @@ def test_search_latent_reads_only_the_heaviest_postings_of_a_feature(tmp_path: P
         assert len(filtered) == 30  # a restriction reads the full lists
     finally:
         lexical.close()
+
+
+def test_latent_scores_from_memory_equal_the_full_sql_join(tmp_path: Path) -> None:
+    """Unfiltered searches sum the kept lists with NumPy; a document restriction sums in SQL.
+    With lists shorter than ``per_term`` both are the exact dot product, for any query."""
+    rng = random.Random(7)
+    lexical = LexicalIndex(tmp_path / "lexical.sqlite3")
+    for d in range(20):
+        chunks = [(f"d{d}::v1::{i}", f"text {d} {i}") for i in range(10)]
+        latent = []
+        for _ in chunks:
+            features = rng.sample(range(60), 8)
+            weights = [round(rng.uniform(0.01, 3), 4) for _ in features]
+            latent.append(encode_latent(features, weights))
+        lexical.replace_document(f"d{d}", "v1", "en", chunks, latent)
+    every_document = [f"d{d}" for d in range(20)]
+    try:
+        for _ in range(5):
+            features = rng.sample(range(60), 12)
+            weights = [rng.uniform(0.1, 2) for _ in features]
+            kept = lexical.search_latent(features, weights, 30)
+            joined = lexical.search_latent(features, weights, 30, doc_ids=every_document)
+            assert [round(score, 6) for _, score in kept] == [
+                round(score, 6) for _, score in joined
+            ]
+            assert dict(kept) == pytest.approx(dict(joined))
+    finally:
+        lexical.close()
+
+
+def test_kept_latent_lists_follow_writes_here_and_elsewhere(tmp_path: Path) -> None:
+    path = tmp_path / "lexical.sqlite3"
+    reader, writer = LexicalIndex(path), LexicalIndex(path)
+    reader.replace_document("a", "v1", "en", [("a::v1::0", "one")], [encode_latent([1], [1.0])])
+    try:
+        assert ids(reader.search_latent([1, 2], [1.0, 1.0], 10)) == ["a::v1::0"]
+        reader.replace_document(  # a write here drops the kept lists at once
+            "b", "v1", "en", [("b::v1::0", "two")], [encode_latent([2], [3.0])]
+        )
+        assert ids(reader.search_latent([1, 2], [1.0, 1.0], 10)) == ["b::v1::0", "a::v1::0"]
+        writer.remove_documents(["b"])  # another process: the searcher forgets on its revision
+        reader.forget_cached()
+        assert ids(reader.search_latent([1, 2], [1.0, 1.0], 10)) == ["a::v1::0"]
+        assert reader.chunk_counts() == {"en": 1}
+    finally:
+        reader.close()
+        writer.close()
 
 
 def test_index_persists_across_connections(tmp_path: Path) -> None:
