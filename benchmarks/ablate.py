@@ -6,6 +6,7 @@ an unchanged corpus is not re-embedded), then every ``retrieval.mode`` answers e
     python benchmarks/ablate.py                        # all sets, all modes
     python benchmarks/ablate.py --sets eu-test --modes hybrid,dense
     python benchmarks/ablate.py --json > ablation.json
+    python benchmarks/ablate.py --config egemma.yaml --tag egemma   # another model's indexes
 
 Sets: ``seeds`` (../shared/corpus/seeds, seeds_qa.jsonl), ``sample`` (corpus/sample,
 eval/sample_qa.jsonl), ``eu-tune`` and ``eu-test`` (the EU regulations exported by
@@ -78,10 +79,13 @@ def export_eu_corpus() -> None:
     subprocess.run([sys.executable, str(script), "--out", str(EU_CORPUS)], check=True)
 
 
-def run_set(eval_set: EvalSet, modes: list[str], config: Path) -> list[dict[str, Any]]:
+def run_set(
+    eval_set: EvalSet, modes: list[str], config: Path, tag: str = ""
+) -> list[dict[str, Any]]:
     if eval_set.index == "eu":
         export_eu_corpus()
-    settings = load_settings(config, data_dir=CACHE / f"index-{eval_set.index}")
+    index = f"index-{eval_set.index}" + (f"-{tag}" if tag else "")
+    settings = load_settings(config, data_dir=CACHE / index)
     assistant = Assistant.from_settings(settings)
     rows: list[dict[str, Any]] = []
     try:
@@ -141,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sets", default="seeds,sample,eu-tune,eu-test")
     parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--config", type=Path, default=ROOT / "config.yaml")
+    parser.add_argument(
+        "--tag", default="", help="index folders index-<set>-<tag>: for another embedding model"
+    )
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     args = parser.parse_args(argv)
     rows: list[dict[str, Any]] = []
@@ -149,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         if not eval_set.qa.exists():
             print(f"{name}: skipped, {eval_set.qa} not found", file=sys.stderr)
             continue
-        rows.extend(run_set(eval_set, args.modes.split(","), args.config))
+        rows.extend(run_set(eval_set, args.modes.split(","), args.config, args.tag))
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
     else:
