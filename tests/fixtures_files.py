@@ -68,6 +68,33 @@ def make_pdf(
     return path
 
 
+def make_pdf_with_footnote(path: Path, blocks: Sequence[str], footnote: str) -> Path:
+    """A text PDF whose first page ends with ``footnote`` set in small type at its foot (and
+    every page with a small "Page N" below it), as journals print notes: a paragraph long
+    enough runs on past it to the next page."""
+    pdf = FPDF()
+    _set_font(pdf)
+
+    def foot() -> None:
+        size = pdf.font_size_pt
+        pdf.set_font(size=7)
+        if pdf.page_no() == 1:
+            pdf.set_y(-32)
+            pdf.multi_cell(0, 3.5, footnote, new_x="LMARGIN", new_y="NEXT")
+        pdf.set_y(-14)
+        pdf.cell(0, 4, f"Page {pdf.page_no()}", align="C")
+        pdf.set_font(size=size)
+
+    pdf.footer = foot  # type: ignore[method-assign]
+    pdf.set_auto_page_break(True, margin=36)
+    pdf.add_page()
+    for block in blocks:
+        pdf.multi_cell(120, 6, block, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    pdf.output(str(path))
+    return path
+
+
 def _edge(pdf: FPDF, y: float, text: str) -> None:
     pdf.set_y(y)
     pdf.cell(0, 8, text, align="C", new_x="LMARGIN", new_y="NEXT")

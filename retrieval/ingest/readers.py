@@ -24,8 +24,9 @@ import pypdf
 from docx.table import Table
 
 from retrieval.errors import LoaderError
-from retrieval.ingest import ocr
+from retrieval.ingest import footnotes, ocr
 from retrieval.ingest.docx_numbering import NumberLabels
+from retrieval.ingest.footnotes import FOOTNOTE
 from retrieval.ingest.front_matter import split_front_matter
 from retrieval.ingest.office import read_doc, read_odt
 
@@ -168,10 +169,12 @@ def read_pdf(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Read
     if locked:
         raise LoaderError(label, "not a readable PDF: it is password-protected")
     try:
-        pages = [page.extract_text() or "" for page in reader.pages]
+        read = [footnotes.page_fragments(page) for page in reader.pages]
         title = reader.metadata.title if reader.metadata is not None else None
     except Exception as e:
         raise LoaderError(label, f"not a readable PDF: {_brief(e)}") from e
+    body = footnotes.body_size([fragments for _, fragments in read])
+    pages = [footnotes.mark_footnotes(text, fragments, body) for text, fragments in read]
     meta: dict[str, str] = {}
     scanned = [i for i, page in enumerate(pages) if not page.strip()]
     if scanned and (len(scanned) == len(pages) or ocr.installed_languages()):
@@ -241,6 +244,7 @@ def _drop_page_furniture(pages: list[list[str]], *, fuzzy: bool = False) -> list
         """ "L 119/5" and "L 119/6" are the same running header; so are "L 333/80 EN Official
         Journal 27.12.2022" and its mirror on the facing page, "27.12.2022 EN Official Journal
         L 333/81", as OCR reads it onto one line."""
+        line = line.removeprefix(FOOTNOTE)
         return " ".join(sorted(re.sub(r"\d+", "#", line).split()))
 
     lengths = sorted(len(line) for lines in pages for line in lines if line)
@@ -263,6 +267,7 @@ def _drop_page_furniture(pages: list[list[str]], *, fuzzy: bool = False) -> list
     recurring = _recurring_lines(pages, edge_lines) if fuzzy and len(pages) >= 3 else []
 
     def furniture(line: str) -> bool:
+        line = line.removeprefix(FOOTNOTE)
         if _PAGE_NUMBER.fullmatch(line):
             return True
         if _MARKER.match(line):
@@ -311,12 +316,22 @@ def _recurring_lines(
 
 
 def _reflow(lines: list[str]) -> list[str]:
-    """Join hard-wrapped lines into paragraphs; headings and numbered points start new ones."""
-    lengths = sorted(len(line) for line in lines if line)
+    """Join hard-wrapped lines into paragraphs; headings and numbered points start new ones.
+    Footnote lines (``footnotes.FOOTNOTE``) wait for the paragraph a page break cut to end,
+    then follow it as paragraphs of their own."""
+    lengths = sorted(len(line) for line in lines if line and not line.startswith(FOOTNOTE))
     width = lengths[int(len(lengths) * 0.9)] if lengths else 0
     paragraphs: list[str] = []
+    notes: list[str] = []
     previous = ""
     for line in lines:
+        if line.startswith(FOOTNOTE):
+            note = line[len(FOOTNOTE) :]
+            if notes and not footnotes.NOTE_START.match(note):
+                notes[-1] = _join(notes[-1], note)
+            else:
+                notes.append(note)
+            continue
         if not line:
             previous = ""
             continue
@@ -328,11 +343,13 @@ def _reflow(lines: list[str]) -> list[str]:
             or _TITLED_HEADING.match(line)
             or (ended and (_MARKER.match(line) or len(previous) < 0.85 * width))
         ):
+            paragraphs.extend(notes)
+            notes = []
             paragraphs.append(line)
         else:
             paragraphs[-1] = _join(paragraphs[-1], line)
         previous = line
-    return paragraphs
+    return paragraphs + notes
 
 
 def _join(left: str, right: str) -> str:

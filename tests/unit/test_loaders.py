@@ -26,6 +26,7 @@ from tests.fixtures_files import (
     make_html,
     make_many_members_docx,
     make_pdf,
+    make_pdf_with_footnote,
     make_zip,
     make_zip_bomb_docx,
     write_text,
@@ -208,6 +209,46 @@ def test_ocr_specks_at_a_heading_do_not_join_it_to_the_paragraph_above() -> None
     assert [a.label for a in articles] == [
         "Article 23", "Article 46", "Article 83", "Article 94", "Article 96"
     ]  # fmt: skip
+
+
+RUN_ON = (
+    "1. The registers of the municipal archive shall be kept for seventy-five years and copies "
+    "issued only to the persons named in them, unless a court orders otherwise. "
+    * 14
+    + "This sentence runs on past the foot of the page and ends here."
+)
+NOTE = (
+    "(1) Regulation (EU) 2016/679 of the European Parliament and of the Council of 27 April "
+    "2016 on the protection of natural persons (OJ L 119, 4.5.2016, p. 1)."
+)
+
+
+def test_pdf_footnote_is_kept_apart_from_the_paragraph_a_page_break_cut(tmp_path: Path) -> None:
+    """Read in page order the note was glued into the paragraph it interrupts, and the
+    paragraph's end became a paragraph of its own."""
+    blocks = ["Article 1", RUN_ON, "Article 2", "1. The second article ends here."]
+    pdf = make_pdf_with_footnote(tmp_path / "noted.pdf", blocks, NOTE)
+    assert len(pypdf.PdfReader(pdf).pages) == 2  # the paragraph does cross the page break
+
+    paragraphs = load_document(pdf).text.split("\n\n")
+
+    assert paragraphs == [
+        "Article 1", " ".join(RUN_ON.split()), NOTE, "Article 2", "1. The second article ends here."
+    ]  # fmt: skip
+
+
+def test_pdf_small_type_that_is_no_footnote_stays_in_place(tmp_path: Path) -> None:
+    """Small type at a page's foot that opens with no note marker (a remark, a signature)
+    is body text; "Page N" in small type is still dropped as a page number."""
+    remark = "Done at Brussels, for the Council, the President, in small type"
+    blocks = ["Article 1", RUN_ON]
+    pdf = make_pdf_with_footnote(tmp_path / "remark.pdf", blocks, remark)
+
+    text = load_document(pdf).text
+
+    assert remark in text
+    assert "Page 1" not in text
+    assert "Page 2" not in text
 
 
 def test_corrupt_pdf_is_refused(tmp_path: Path) -> None:
