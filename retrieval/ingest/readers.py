@@ -57,10 +57,11 @@ _MARKER = re.compile(
     re.IGNORECASE,
 )
 # A word of punctuation alone, as OCR reads a scanner's speck (a dash or a bullet is a marker).
-_SPECK = re.compile(r"[.,:;_'\"`‘’“”|~^*°]+")
+_SPECK_CHAR = r"[.,:;_'\"`‘’“”|~^*°]"
+_SPECK = re.compile(_SPECK_CHAR + "+")
 # A heading with specks beside it: "‘Article 21", "Article. 83", "Article 94 ©", "Article 30 a,".
 _SPECKLED_HEADING = re.compile(
-    rf"{_SPECK.pattern[:-1]}*(?P<word>{_HEADING_WORD})[.,:;]?\s+(?P<number>\d+)"
+    rf"{_SPECK_CHAR}*(?P<word>{_HEADING_WORD})[.,:;]?\s+(?P<number>\d+)"
     r"(?P<tail>(?:\s+\S{1,2})*)",
     re.IGNORECASE,
 )
