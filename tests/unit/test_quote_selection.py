@@ -59,3 +59,20 @@ def test_unset_spread_keeps_the_fixed_margin_of_the_bundled_model() -> None:
 
     assert [c.passage_index for c in default.select(scored(BUNDLED_SCALE))] == [0]  # 0.88 cut
     assert [c.passage_index for c in default.select(scored(rescaled))] == [0]
+
+
+def test_unset_spread_with_another_model_is_a_share_of_the_spread() -> None:
+    """The fixed margin is a cosine on the bundled model's scale: an endpoint model's own
+    cosines (here spread 3.5 times wider) get the scale-free rule without any setting."""
+    settings = Settings()
+    settings.embeddings = settings.embeddings.model_copy(
+        update={
+            "provider": "openai_compatible",
+            "base_url": "http://127.0.0.1:8090/v1",
+            "model": "embeddinggemma-300m",
+        }
+    )
+    other = AnswerComposer(settings, embeddings=None, prompts=Prompts())  # type: ignore[arg-type]
+    rescaled = [[score * 3.5 - 2.4 for score in passage] for passage in BUNDLED_SCALE]
+
+    assert [c.passage_index for c in other.select(scored(rescaled))] == [0, 1]
