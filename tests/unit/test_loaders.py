@@ -13,7 +13,7 @@ import pypdf
 import pytest
 
 from retrieval.errors import LoaderError
-from retrieval.ingest import ocr, readers
+from retrieval.ingest import ocr, page_text, readers
 from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
 from retrieval.ingest.layout import parse_articles
 from retrieval.ingest.loaders import load_bytes, load_document, sniff_kind
@@ -196,7 +196,7 @@ def test_ocr_specks_at_a_heading_do_not_join_it_to_the_paragraph_above() -> None
         "‘Article 96",
         "Entry into force",
     ])  # fmt: skip
-    lines = readers._pdf_lines(readers._ocr_lines(page))
+    lines = page_text.page_lines(page_text.ocr_page_text(page))
     assert "Article 23" in lines
     assert "Article 46" in lines
     assert "Identification of economic operators" in lines
@@ -204,7 +204,7 @@ def test_ocr_specks_at_a_heading_do_not_join_it_to_the_paragraph_above() -> None
     assert "notifying and market surveillance authorities at their request." in lines
     assert "(a) the name and address of any economic operator;" in lines
     assert "a) Article 5 applies." in lines
-    _, articles = parse_articles("\n".join(readers._reflow(lines)))
+    _, articles = parse_articles("\n".join(page_text.reflow(lines)))
     assert "Article 95 a" in lines  # "§ 5 a" is how German law numbers an inserted article
     assert [a.label for a in articles] == [
         "Article 23", "Article 46", "Article 83", "Article 94", "Article 96"
@@ -641,7 +641,7 @@ def test_load_bytes_matches_load_document(tmp_path: Path, regulation_pdf: Path) 
 
 
 def test_ocr_furniture_read_a_little_differently_on_each_page_is_dropped() -> None:
-    from retrieval.ingest.readers import _drop_page_furniture
+    from retrieval.ingest.page_text import drop_page_furniture
 
     headers = [
         "L 333/80 EN Official Journal of the European Union 27.12.2022",
@@ -653,5 +653,5 @@ def test_ocr_furniture_read_a_little_differently_on_each_page_is_dropped() -> No
               "name a competent authority", "cooperate with ENISA on audits"]  # fmt: skip
     bodies = [[f"Article {n}", f"Member States shall {duty}."] for n, duty in enumerate(duties)]
     pages = [[header, *body] for header, body in zip(headers, bodies, strict=True)]
-    assert _drop_page_furniture(pages, fuzzy=True) == [line for b in bodies for line in b]
-    assert len(_drop_page_furniture(pages)) > 8  # exact shapes alone miss the misread ones
+    assert drop_page_furniture(pages, fuzzy=True) == [line for b in bodies for line in b]
+    assert len(drop_page_furniture(pages)) > 8  # exact shapes alone miss the misread ones
