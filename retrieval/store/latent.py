@@ -198,12 +198,14 @@ class LatentPostings:
     ) -> dict[str, float]:
         """q·μ_lang for every language: the query's dot product with each language's mean."""
         pairs = [(int(f), float(w)) for f, w in zip(features, weights, strict=True)]
+        if not pairs:
+            return {}
         offsets: dict[str, float] = {}
         for language, count in chunks_per_language.items():
             sums = self._language_sums(language)
             total = sum(sums.get(feature, 0) * weight for feature, weight in pairs)
             offsets[language] = total / SCALE / max(count, 1)
-        return offsets if pairs else {}
+        return offsets
 
     def _language_sums(self, language: str) -> dict[int, int]:
         if language not in self._sums:

@@ -154,6 +154,7 @@ class LexicalIndex:
         rebuild or bulk load is several times faster than a commit per document.
         """
         with self._lock, self._conn:
+            self._chunk_counts = None
             for doc in documents:
                 self._write(doc)
 
@@ -164,7 +165,6 @@ class LexicalIndex:
             self.latent.forget_cached()
 
     def _write(self, doc: LexicalDocument) -> None:
-        self._chunk_counts = None
         encoded = list(doc.latent) + [""] * (len(doc.chunks) - len(doc.latent))
         self._delete(doc.doc_id)
         added: list[tuple[int, str]] = []
@@ -188,7 +188,6 @@ class LexicalIndex:
 
     def _delete(self, doc_id: str) -> None:
         """Remove one document's rows (inside the caller's transaction)."""
-        self._chunk_counts = None
         rows = self._conn.execute(
             "SELECT id, language, latent FROM chunks WHERE doc_id = ?", (doc_id,)
         ).fetchall()
@@ -203,6 +202,7 @@ class LexicalIndex:
 
     def remove_documents(self, doc_ids: Iterable[str]) -> None:
         with self._lock, self._conn:
+            self._chunk_counts = None
             for doc_id in doc_ids:
                 self._delete(doc_id)
 
