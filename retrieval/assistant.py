@@ -165,7 +165,7 @@ class Assistant(Library):
             )
         self.refresh()  # an index built by another embedding model fails here, first
         step = time.perf_counter()
-        latent = self.settings.retrieval.mode in ("hybrid", "latent")
+        latent = self.settings.retrieval_mode in ("hybrid", "latent")
         query_vector, query_latent = self.embeddings.query_signals(query, latent)
         timings["embed"] = (time.perf_counter() - step) * 1000
         k = k or self.settings.retrieval.k

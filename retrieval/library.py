@@ -221,6 +221,7 @@ class Library:
             "refusal": refusal_stats(self.settings.answer, self.calibration(), self.store.revision),
             "data_dir": str(self.settings.storage.data_dir),
             "vector_store": self.settings.vector_store.mode,
+            "retrieval": self.settings.retrieval_mode,
         }
 
     @functools.cached_property

@@ -48,7 +48,7 @@ def background_scores(assistant: Assistant) -> dict[str, list[float]]:
     texts = [q for _, q in pairs]
     embeddings = assistant.embeddings
     vectors = embeddings.embed_recurring_queries(texts)
-    latent = assistant.settings.retrieval.mode in ("hybrid", "latent")
+    latent = assistant.settings.retrieval_mode in ("hybrid", "latent")
     terms = embeddings.latent_terms(texts) if latent else [None] * len(texts)
     k = assistant.settings.retrieval.k
     scores: dict[str, list[float]] = {}

@@ -193,7 +193,7 @@ class Searcher:
         signals when the caller has them already (``DenseEmbeddings.query_signals``)."""
         timings = {} if timings is None else timings
         filters = filters or SearchFilters()
-        mode = self.settings.retrieval.mode
+        mode = self.settings.retrieval_mode
         limit = self.settings.retrieval.candidates
         candidates: dict[str, Candidate] = {}
 

@@ -264,6 +264,7 @@ def test_stats_json(sample_index: IngestedCorpus) -> None:
     ]
     assert stats["data_dir"] == str(sample_index.data_dir)
     assert stats["vector_store"] == "embedded"
+    assert stats["retrieval"] == "hybrid"  # mode auto with the bundled model
 
 
 # --- eval -------------------------------------------------------------------------------------

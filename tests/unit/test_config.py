@@ -40,7 +40,8 @@ def test_the_repository_config_parses_and_matches_the_documented_defaults() -> N
     settings = load_settings(ROOT / "config.yaml", env={})
 
     assert settings.storage.data_dir == ROOT / "data"
-    assert settings.retrieval.mode == "hybrid"
+    assert settings.retrieval.mode == "auto"
+    assert settings.retrieval_mode == "hybrid"
     assert settings.ingest.chunk_max_chars == 900
     assert settings.telegram.api_base_url.startswith("https://")
 
@@ -205,3 +206,25 @@ def test_data_dir_argument_wins_over_file_and_env(tmp_path: Path) -> None:
     settings = load_settings(path, env=env, data_dir=tmp_path / "from-cli")
 
     assert settings.storage.data_dir == tmp_path / "from-cli"
+
+
+ENDPOINT = {"provider": "openai_compatible", "base_url": "http://127.0.0.1:1/v1", "model": "m"}
+
+
+@pytest.mark.parametrize(
+    ("embeddings", "mode", "expected"),
+    [
+        ({}, "auto", "hybrid"),
+        (ENDPOINT, "auto", "dense"),
+        ({**ENDPOINT, "provider": "ollama", "base_url": "http://127.0.0.1:1"}, "auto", "dense"),
+        (ENDPOINT, "hybrid", "hybrid"),
+        ({}, "lexical", "lexical"),
+    ],
+)
+def test_auto_retrieval_fuses_the_bundled_models_signals_only_with_the_bundled_model(
+    embeddings: dict[str, str], mode: str, expected: str
+) -> None:
+    settings = Settings.model_validate({"embeddings": embeddings, "retrieval": {"mode": mode}})
+
+    assert settings.retrieval.mode == mode
+    assert settings.retrieval_mode == expected
