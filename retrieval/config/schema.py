@@ -29,11 +29,12 @@ class StorageSettings(Section):
 
 class IngestSettings(Section):
     max_file_mb: float = Field(
-        25.0,
+        100.0,
         gt=0,
         description="Files larger than this are rejected, however they arrive (a path given to "
-        "'regula ingest', an upload to the bot; uploads are also bound by the Bot API's own "
-        "download cap).",
+        "'regula ingest', an upload to the bot or the console; bot uploads are also bound by "
+        "the Bot API's own download cap). Scans are large: the AI Act scanned by "
+        "the EU development set's typesetter is 28.6 MB.",
     )
     chunk_max_chars: int = Field(
         900, ge=200, le=4000, description="Soft upper bound on a chunk's length in characters."

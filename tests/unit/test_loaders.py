@@ -626,8 +626,8 @@ def test_file_over_the_limit_is_refused(tmp_path: Path) -> None:
 
 def test_upload_over_the_default_limit_is_refused() -> None:
     with pytest.raises(LoaderError) as excinfo:
-        load_bytes(b"a" * (26 * 1024 * 1024), "huge.txt")
-    assert reason_of(excinfo) == "file too large: 26 MB > limit 25 MB"
+        load_bytes(b"a" * (101 * 1024 * 1024), "huge.txt")
+    assert reason_of(excinfo) == "file too large: 101 MB > limit 100 MB"
 
 
 def test_missing_file(tmp_path: Path) -> None:
