@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +28,7 @@ from numpy.typing import NDArray
 from retrieval.config import Settings
 from retrieval.embedding.encoders import DenseEmbeddings, LatentTerms
 from retrieval.models import Document, Passage, doc_id_of, index_of, version_of
+from retrieval.search.alignment import ChunkAligner
 from retrieval.search.chunk_records import ChunkRecord, ChunkRecords
 from retrieval.search.fusion import Candidate, SearchFilters, fuse
 from retrieval.store.chunk_collections import VECTOR_KEY
@@ -54,9 +54,7 @@ class Searcher:
         self._revision: str | None = None
         self._manifest: dict[str, Document] = {}
         self._lock = threading.RLock()
-        self._vectors: OrderedDict[tuple[str, str], tuple[list[str], NDArray[np.float32]]] = (
-            OrderedDict()
-        )
+        self._aligner = ChunkAligner(store)
         self._records = ChunkRecords()
         self._dense_centroids: dict[str, NDArray[np.float32]] = {}
         # Derived from the manifest at refresh, so a query never scans it.
@@ -311,32 +309,10 @@ class Searcher:
             return []
         return self._groups.get(doc.group_id or doc_id, [])
 
-    def _chunk_vectors(self, doc: Document) -> tuple[list[str], NDArray[np.float32]]:
-        key = (doc.doc_id, doc.version)
-        with self._lock:
-            if key in self._vectors:
-                self._vectors.move_to_end(key)
-                return self._vectors[key]
-        got = self.store.chunks_of(doc, with_vectors=True)
-        entry = (list(got["ids"]), np.asarray(got["embeddings"], dtype=np.float32))
-        with self._lock:
-            self._vectors[key] = entry
-            while len(self._vectors) > 256:
-                self._vectors.popitem(last=False)
-        return entry
-
-    def aligned_chunk(self, chunk_id: str, source: Document, target: Document) -> str:
-        """The chunk of ``target`` that translates ``chunk_id`` of ``source`` (best match)."""
-        source_ids, source_vectors = self._chunk_vectors(source)
-        target_ids, target_vectors = self._chunk_vectors(target)
-        if chunk_id not in source_ids or not target_ids:
-            return ""
-        row = source_vectors[source_ids.index(chunk_id)]
-        return target_ids[int(np.argmax(target_vectors @ row))]
-
     def _collapse_translations(
         self, fused: list[Candidate], language: str, k: int, filters: SearchFilters | None = None
     ) -> list[Passage]:
+        align = self._aligner.aligned_chunk
         passages: list[Passage] = []
         seen: set[str] = set()
         for candidate in fused:
@@ -359,10 +335,10 @@ class Searcher:
             if len(members) > 1:
                 anchor = min(members, key=lambda d: d.doc_id)
                 if anchor.doc_id != doc.doc_id:
-                    key = self.aligned_chunk(candidate.chunk_id, doc, anchor) or key
+                    key = align(candidate.chunk_id, doc, anchor) or key
                 preferred = next((m for m in members if m.language == language), None)
                 if preferred is not None and preferred.doc_id != doc.doc_id:
-                    shown_id = self.aligned_chunk(candidate.chunk_id, doc, preferred) or shown_id
+                    shown_id = align(candidate.chunk_id, doc, preferred) or shown_id
                     shown_doc = preferred if shown_id != candidate.chunk_id else doc
             if key in seen or shown_id in seen:
                 continue
@@ -405,7 +381,7 @@ class Searcher:
         for member in self._group_members(doc.doc_id):
             if member.doc_id == doc.doc_id:
                 continue
-            aligned = self.aligned_chunk(chunk_id, doc, member)
+            aligned = self._aligner.aligned_chunk(chunk_id, doc, member)
             if not aligned:
                 continue
             found = self.store.get_chunks({member.language: [aligned]})
