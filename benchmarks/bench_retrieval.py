@@ -43,7 +43,8 @@ import numpy as np
 import synthetic
 
 from retrieval.assistant import Assistant
-from retrieval.embedding.encoders import LATENT_TOP_K, E5Embeddings
+from retrieval.embedding.bundled import LATENT_TOP_K
+from retrieval.embedding.encoders import E5Embeddings
 from retrieval.ingest.chunking import chunk_text
 from retrieval.ingest.loaders import load_bytes
 from retrieval.ingest.pipeline import discover

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
     from retrieval.answer.extractive import AnswerComposer
     from retrieval.answer.refusal import Thresholds
-    from retrieval.embedding.encoders import LatentTerms
+    from retrieval.embedding.bundled import LatentTerms
     from retrieval.prompts import Prompts
     from retrieval.search.searcher import Searcher
 

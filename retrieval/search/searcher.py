@@ -26,7 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from retrieval.config import Settings
-from retrieval.embedding.encoders import DenseEmbeddings, LatentTerms
+from retrieval.embedding.bundled import LatentTerms
+from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.models import Document, Passage, doc_id_of, index_of, version_of
 from retrieval.search.alignment import ChunkAligner
 from retrieval.search.chunk_records import ChunkRecord, ChunkRecords

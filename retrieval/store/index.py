@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from langchain_chroma import Chroma
 
-from retrieval.embedding.encoders import EmbeddingModel, require_model
+from retrieval.embedding.identity import EmbeddingModel, require_model
 from retrieval.errors import StoreError
 from retrieval.models import Document, chunk_ids
 from retrieval.store.chroma_client import connect, reconnect

@@ -20,7 +20,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from retrieval.embedding.encoders import EmbeddingModel
+from retrieval.embedding.identity import EmbeddingModel
 from retrieval.models import Document
 
 REVISION_RECORD = "revision"

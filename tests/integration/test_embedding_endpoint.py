@@ -25,7 +25,8 @@ import numpy as np
 import pytest
 
 from retrieval.assistant import Assistant
-from retrieval.embedding.encoders import E5Embeddings, EmbeddingModel
+from retrieval.embedding.encoders import E5Embeddings
+from retrieval.embedding.identity import EmbeddingModel
 from retrieval.errors import EmbeddingMismatchError
 from retrieval.store.state import MODEL_RECORD
 from testkit import SAMPLE, free_port

@@ -19,13 +19,9 @@ import numpy as np
 import pytest
 
 from retrieval.config import EmbeddingSettings, load_settings
-from retrieval.embedding.encoders import (
-    UNRECORDED_MODEL,
-    DenseEmbeddings,
-    EmbeddingModel,
-    require_model,
-)
+from retrieval.embedding.encoders import DenseEmbeddings
 from retrieval.embedding.endpoint import EndpointEmbeddings
+from retrieval.embedding.identity import UNRECORDED_MODEL, EmbeddingModel, require_model
 from retrieval.errors import ConfigError, EmbeddingError, EmbeddingMismatchError
 
 ENDPOINT = {
@@ -350,7 +346,7 @@ def test_an_unreachable_endpoint_is_a_regula_error() -> None:
 
 
 def test_copies_of_the_bundled_model_split_a_batch_and_keep_its_order() -> None:
-    from retrieval.embedding.encoders import BundledE5
+    from retrieval.embedding.bundled import BundledE5
 
     texts = [f"Article {n}: a request shall be answered within {n} days." for n in range(7)]
     one, two = BundledE5(instances=1), BundledE5(instances=2)
