@@ -74,6 +74,15 @@ class Document:
     article applies); its other articles stay in force."""
     ocr_pages: int = 0
     """Pages read through OCR (a scan, or an image file); 0 for a text the file carried."""
+    pages: int = 0
+    """Pages the file has (a PDF or a scan); 0 for a text without pages."""
+    empty_pages: str = ""
+    """Pages left without text, even through OCR, numbered from 1: ``"3,7"``."""
+    footnotes: int = 0
+    """Footnotes the PDF reader kept apart from the body text."""
+    out_of_order: str = ""
+    """Article headings that came after a higher number: ``"7 → 5"``, ``;``-separated
+    (``retrieval.parts.out_of_order``)."""
     doubt: str = ""
     """Set when the ingest could not tell whether it is a version or a part of its work: it
     stays searchable, and ``ingest`` and ``docs`` say so (``retrieval.succession``)."""
@@ -296,8 +305,9 @@ class IngestReport:
     """Per work, documents that may be versions or parts, all kept searchable
     (``retrieval.succession.Doubt.to_json``)."""
     read: list[dict[str, Any]] = field(default_factory=list)
-    """What the reader found in each file it indexed: ``{doc_id, articles, ocr_pages,
-    chunks}``, ``articles`` as "1–46" ("" when it found none)."""
+    """What the reader found in each file it indexed: ``{doc_id, articles, chunks, pages,
+    ocr_pages, empty_pages, footnotes, out_of_order}``, ``articles`` as "1–46" ("" when it
+    found none), ``empty_pages`` and ``out_of_order`` as lists (the warnings)."""
     calibration: dict[str, Any] | None = None
     """The refusal thresholds measured after this ingest changed the index (``answer_above``,
     ``not_covered_below``, ``method``, ``seconds``); ``None`` when they were already current."""

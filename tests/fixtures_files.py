@@ -44,11 +44,14 @@ def make_pdf(
     owner_password: str | None = None,
     page_numbers: bool = False,
     running_header: str | None = None,
+    blank_pages: int = 0,
+    then: Sequence[str] = (),
 ) -> Path:
     """A text PDF: each block is one paragraph, word-wrapped by fpdf2 into hard lines.
 
     Narrow ``width_mm`` forces wrapping, which is what the loader must undo. Blocks are
     separated by a small vertical gap, not by an empty text line, as in real typeset PDFs.
+    ``blank_pages`` pages without text follow, then a page with the ``then`` blocks.
     """
     pdf = FPDF()
     if title is not None:
@@ -60,6 +63,13 @@ def make_pdf(
         pdf.header = lambda: _edge(pdf, 8, running_header)  # type: ignore[method-assign]
     pdf.add_page()
     for block in blocks:
+        pdf.multi_cell(width_mm, 6, block, align="L", new_x="LMARGIN", new_y="NEXT")
+        pdf.ln(3)
+    for _ in range(blank_pages):
+        pdf.add_page()
+    if then:
+        pdf.add_page()
+    for block in then:
         pdf.multi_cell(width_mm, 6, block, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
     if owner_password is not None or user_password is not None:

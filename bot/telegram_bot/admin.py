@@ -164,6 +164,12 @@ async def upload(update: Update, context: Context) -> None:
             await say(update, context, "bot_upload_no_articles")
         if found["ocr_pages"]:
             await say(update, context, "bot_upload_ocr", pages=found["ocr_pages"])
+        if found["empty_pages"]:
+            pages = ", ".join(str(p) for p in found["empty_pages"])
+            await say(update, context, "bot_upload_empty_pages", pages=pages)
+        if found["out_of_order"]:
+            headings = "; ".join(found["out_of_order"])
+            await say(update, context, "bot_upload_out_of_order", headings=headings)
     for doubt in report.doubts:  # the upload may be a version or a part of a work: say so
         files = ", ".join(doubt["doc_ids"][:DOUBT_FILES_SHOWN])
         await say(update, context, "bot_upload_doubt", count=len(doubt["doc_ids"]),

@@ -61,6 +61,13 @@ def render_ingest(report: IngestReport) -> str:
         for c in report.conflicts
     )
     lines.extend(f"  DOUBT {d['work']}: {d['reason']}" for d in report.doubts)
+    for found in report.read:  # what the reader warns of, per file
+        if found["empty_pages"]:
+            pages = ", ".join(str(p) for p in found["empty_pages"])
+            lines.append(f"  WARNING {found['doc_id']}: pages with no text: {pages}")
+        if found["out_of_order"]:
+            headings = "; ".join(found["out_of_order"])
+            lines.append(f"  WARNING {found['doc_id']}: article headings out of order: {headings}")
     if report.calibration:
         c = report.calibration
         lines.append(

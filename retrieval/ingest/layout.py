@@ -229,6 +229,36 @@ def parse_articles(text: str) -> tuple[list[Paragraph], list[Article]]:
     return preamble, articles
 
 
+def headings_out_of_order(text: str) -> list[str]:
+    """Article headings whose number goes back, as ``"7 → 3"`` (Article 3 after Article 7).
+
+    ``parse_articles`` takes such a line for body text of the article before it (a heading's
+    number must go up, which keeps "Article 12 shall apply" in its sentence), so its text is
+    cited under the wrong article: a heading misplaced by the reader (a column mix-up, a page
+    out of order), a misread number, or an amending act quoting another act's articles. The
+    reader reports them (``ingest.findings``) instead of leaving that silent."""
+    found: list[str] = []
+    previous, previous_text = 0, ""
+    lines = text.splitlines()
+    if any(_MISREAD_HEADING_RE.fullmatch(line.strip()) for line in lines):
+        lines = _restore_misread_numbers(lines)
+    for raw_line in lines:
+        line = raw_line.strip()
+        heading = _article_heading(line, previous)
+        if heading is not None:
+            previous, previous_text = heading[2], _number_text(heading[0])
+        elif (back := _article_heading(line, 0)) and back[2] < previous and len(back[1]) <= 100:
+            # a heading line with a title, not "Article 17. That right shall not apply…"; the
+            # same number again is most often a heading set on two lines ("Article 5" above
+            # "Article 5 Transposition")
+            found.append(f"{previous_text} → {_number_text(back[0])}")
+    return found
+
+
+def _number_text(label: str) -> str:
+    return label.rpartition(" ")[2]
+
+
 def split_points(text: str) -> tuple[str, list[str]]:
     """("lead-in:", ["(a) …;", "(b) …"]) for a paragraph that enumerates points, else (text, [])."""
     cuts = [m.end() for m in POINT_START_RE.finditer(text)]

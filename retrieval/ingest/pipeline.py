@@ -28,13 +28,15 @@ from retrieval.errors import LoaderError, RegulaError
 from retrieval.hygiene import normalize_language, safe_doc_id
 from retrieval.ingest.act_identity import identify
 from retrieval.ingest.chunking import chunk_text
+from retrieval.ingest.findings import metadata_count, reader_findings
 from retrieval.ingest.front_matter import sidecar_metadata
+from retrieval.ingest.layout import headings_out_of_order
 from retrieval.ingest.loaders import load_bytes
 from retrieval.ingest.regrouping import regroup
 from retrieval.ingest.translations import GroupMap
 from retrieval.language import detect_language
 from retrieval.models import Chunk, Document, IngestFailure, IngestReport
-from retrieval.parts import describe_keys, encode_parts, part_keys
+from retrieval.parts import encode_parts
 from retrieval.store.index import VectorStore
 from retrieval.store.latent import encode_latent
 from retrieval.store.lexical import LexicalIndex
@@ -245,9 +247,7 @@ class Ingestor:
         manifest[source.doc_id] = document
         changed.append(source.doc_id)
         report.chunks += len(chunks)
-        articles = describe_keys(part_keys(document.parts))
-        report.read.append({"doc_id": document.doc_id, "articles": articles,
-                            "ocr_pages": document.ocr_pages, "chunks": len(chunks)})  # fmt: skip
+        report.read.append(reader_findings(document, len(chunks)))
         if previous is None:
             report.added += 1
         else:
@@ -291,7 +291,11 @@ class Ingestor:
             group_id=source.doc_id,
             chunk_count=len(chunks),
             parts=encode_parts(c.part for c in chunks),
-            ocr_pages=int(pages) if (pages := metadata.get("ocr_pages", "")).isdigit() else 0,
+            ocr_pages=metadata_count(metadata, "ocr_pages"),
+            pages=metadata_count(metadata, "pages"),
+            empty_pages=metadata.get("empty_pages", ""),
+            footnotes=metadata_count(metadata, "footnotes"),
+            out_of_order="; ".join(headings_out_of_order(text)),
             source_root=source.root,
             owner=self.owner,
             **validity,

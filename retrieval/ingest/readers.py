@@ -129,7 +129,9 @@ def read_html(text: str, label: str) -> Reading:
 def read_pdf(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Reading:
     """A PDF's text in reading order, page furniture dropped, hard-wrapped lines joined.
     Pages without a text layer (a scan) are read through OCR (``ingest.ocr``), in
-    ``ocr_languages``; ``ocr_pages`` in the metadata counts them."""
+    ``ocr_languages``. The metadata says what was found (``page_facts``): ``pages``,
+    ``ocr_pages``, ``empty_pages`` (still without text: blank, or OCR not installed) and
+    ``footnotes``."""
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         locked = reader.is_encrypted and not reader.decrypt("")
@@ -153,6 +155,7 @@ def read_pdf(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Read
         meta["ocr_pages"] = str(len(scanned))
     if not any(page.strip() for page in pages):
         raise LoaderError(label, "no text found, not even by OCR (blank pages?)")
+    meta.update(page_facts(pages))
     title = re.sub(r"^Microsoft Word - ", "", str(title or "")).strip()
     meta["title"] = "" if title.lower() == "untitled" else title
     lines = page_text.drop_page_furniture(
@@ -164,11 +167,30 @@ def read_pdf(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Read
 def read_image(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Reading:
     """An image file (a scanned page; a multi-page TIFF is several) read through OCR."""
     images = ocr.image_as_png(data, label)
-    pages = ocr.read_images(images, label, ocr_languages)
+    pages = [
+        page_text.ocr_page_text(page) for page in ocr.read_images(images, label, ocr_languages)
+    ]
     lines = page_text.drop_page_furniture(
-        [page_text.page_lines(page_text.ocr_page_text(page)) for page in pages], fuzzy=True
+        [page_text.page_lines(page) for page in pages], fuzzy=True
     )
-    return "\n\n".join(page_text.reflow(lines)), {"ocr_pages": str(len(images))}
+    return "\n\n".join(page_text.reflow(lines)), {
+        "ocr_pages": str(len(images)),
+        **page_facts(pages),
+    }
+
+
+def page_facts(pages: Sequence[str]) -> dict[str, str]:
+    """What a paged file's reader reports: its page count, the pages still without text
+    (numbered from 1) and the footnotes kept apart."""
+    empty = [str(number) for number, page in enumerate(pages, start=1) if not page.strip()]
+    notes = sum(
+        1
+        for page in pages
+        for line in page.split("\n")
+        if line.startswith(footnotes.FOOTNOTE)
+        and footnotes.NOTE_START.match(line[len(footnotes.FOOTNOTE) :])
+    )
+    return {"pages": str(len(pages)), "empty_pages": ",".join(empty), "footnotes": str(notes)}
 
 
 def zip_members(data: bytes, label: str) -> list[zipfile.ZipInfo]:

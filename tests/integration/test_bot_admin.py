@@ -109,6 +109,40 @@ async def test_admin_uploads_a_document_then_it_answers_from_it(
     assert TITLE_EN in visible(docs)
 
 
+MISORDERED = b"""# Circular on Archive Loans
+
+## Article 1 - Loans
+
+1. Files may be lent from the central archive for at most ten working days.
+2. A file marked confidential may be lent only to an official cleared for its level.
+
+## Article 3 - Returns
+
+1. A lent file shall be returned to the archive desk in person.
+2. The archivist shall check that every page is present before signing the loan off.
+
+## Article 2 - Requests
+
+1. A loan shall be requested on form AR-2 signed by the head of unit.
+2. The request shall name the file, the purpose of the loan and the expected return date.
+"""
+
+
+async def test_an_upload_whose_article_headings_go_back_is_flagged_to_the_admin(
+    bot: Harness, assistant: Assistant
+) -> None:
+    admin, admin_chat = bot.chat(ADMIN)
+    file = bot.api.add_file("loans", MISORDERED, "loans.md")
+
+    *_, found, warning = await bot.send(u.document(admin, admin_chat, file, "loans.md"), ADMIN, 4)
+
+    assert visible(found) == "Articles found: 1–3."
+    assert visible(warning) == PROMPTS.get("bot_upload_out_of_order", "en", headings="3 → 2")
+    doc_id = next(d.doc_id for d in assistant.documents() if "Archive Loans" in d.title)
+    [forgotten] = await bot.say(ADMIN, f"/forget {doc_id}")  # the shared index as it was
+    assert visible(forgotten) == PROMPTS.get("bot_forget_done", "en", doc_id=doc_id)
+
+
 async def test_commands_help_language_docs_stats_and_reindex(bot: Harness) -> None:
     [start] = await bot.say(ALICE, "/start")
     assert visible(start) == PROMPTS.get("bot_welcome", "en", name=f"User{ALICE}")

@@ -89,7 +89,16 @@ def test_scans_are_indexed_with_article_locators_and_answered(
     data_dir = tmp_path / "data"
     ingested = regula("ingest", corpus, "--json", "--data-dir", data_dir)
     assert ingested.returncode == 0, ingested.stderr
-    assert json.loads(ingested.stdout)["added"] == 2
+    report = json.loads(ingested.stdout)
+    assert report["added"] == 2
+    read = {r["doc_id"]: r for r in report["read"]}  # what the reader found, per file
+    pages = len(pypdfium2.PdfDocument(str(corpus / "decree-scan.pdf")))
+    assert (read["decree-scan.pdf"]["pages"], read["decree-scan.pdf"]["ocr_pages"]) == (
+        pages,
+        pages,
+    )
+    assert read["decree-scan.pdf"]["empty_pages"] == []
+    assert read["decree-scan.pdf"]["out_of_order"] == []
     assistant = open_assistant(data_dir)
     try:
         documents = {d.doc_id: d for d in assistant.documents()}

@@ -9,6 +9,7 @@ import pytest
 
 from retrieval.ingest.chunking import chunk_text
 from retrieval.ingest.layout import (
+    headings_out_of_order,
     paragraph_of,
     parse_articles,
     split_inline_numbered,
@@ -508,3 +509,20 @@ def test_split_points_finds_the_lead_in_and_each_point() -> None:
 
 def test_cross_references_to_points_are_not_points() -> None:
     assert split_points("as referred to in point (a) of Article 6(1) shall apply.")[1] == []
+
+
+def test_a_heading_whose_number_goes_back_is_reported_not_taken_for_body_text_silently() -> None:
+    text = "\n".join([
+        "Article 1 - Loans", "1. Files may be lent for ten working days.",
+        "Article 2 shall apply to confidential files.",  # a sentence, not a heading
+        "Article 7 - Returns", "1. A lent file shall be returned in person.",
+        "Article 3 - Requests", "1. A loan shall be requested on form AR-2.",  # misplaced
+        "Article 1. That right shall not apply to files lent to another ministry for an inquiry "
+        "ordered by the minister, which are governed by the inquiry's own rules.",  # a sentence
+        "Article 8", "Article 8 Transposition",  # one heading set on two lines
+        "1. Member States shall comply.",
+    ])  # fmt: skip
+
+    assert headings_out_of_order(text) == ["7 → 3"]
+    _, articles = parse_articles(text)
+    assert [a.label for a in articles] == ["Article 1", "Article 7", "Article 8"]  # as before

@@ -24,7 +24,8 @@ from bot.telegram_bot.telegram_html import (
     to_plain,
     utf16_len,
 )
-from retrieval.models import Answer, Citation, Document, NearestDocument, Passage
+from bot.terminal.terminal_text import render_ingest
+from retrieval.models import Answer, Citation, Document, IngestReport, NearestDocument, Passage
 from retrieval.prompts import Prompts
 from testkit import ROOT
 from testkit.loopback_botapi import ApiError, visible_text
@@ -238,3 +239,15 @@ def test_every_bot_string_is_translated_with_the_same_fields(prompts: Prompts) -
         for key, text in table.items():
             fields = set(re.findall(r"{(\w+)}", text))
             assert fields == set(re.findall(r"{(\w+)}", english[key])), (language, key)
+
+
+def test_the_ingest_summary_warns_of_empty_pages_and_headings_out_of_order() -> None:
+    read = {"doc_id": "act.pdf", "articles": "1–9", "chunks": 12, "pages": 5, "ocr_pages": 0,
+            "footnotes": 2, "empty_pages": [3, 4], "out_of_order": ["7 → 3"]}  # fmt: skip
+    clean = {**read, "doc_id": "clean.pdf", "empty_pages": [], "out_of_order": []}
+
+    shown = render_ingest(IngestReport(added=2, chunks=20, read=[read, clean]))
+
+    assert "  WARNING act.pdf: pages with no text: 3, 4\n" in shown
+    assert "  WARNING act.pdf: article headings out of order: 7 → 3\n" in shown
+    assert "clean.pdf" not in shown

@@ -230,11 +230,14 @@ def test_pdf_footnote_is_kept_apart_from_the_paragraph_a_page_break_cut(tmp_path
     pdf = make_pdf_with_footnote(tmp_path / "noted.pdf", blocks, NOTE)
     assert len(pypdf.PdfReader(pdf).pages) == 2  # the paragraph does cross the page break
 
-    paragraphs = load_document(pdf).text.split("\n\n")
+    document = load_document(pdf)
+    paragraphs = document.text.split("\n\n")
 
     assert paragraphs == [
         "Article 1", " ".join(RUN_ON.split()), NOTE, "Article 2", "1. The second article ends here."
     ]  # fmt: skip
+    facts = {k: document.metadata.get(k) for k in ("pages", "footnotes", "empty_pages")}
+    assert facts == {"pages": "2", "footnotes": "1", "empty_pages": None}  # none left empty
 
 
 def test_pdf_small_type_that_is_no_footnote_stays_in_place(tmp_path: Path) -> None:
@@ -244,11 +247,29 @@ def test_pdf_small_type_that_is_no_footnote_stays_in_place(tmp_path: Path) -> No
     blocks = ["Article 1", RUN_ON]
     pdf = make_pdf_with_footnote(tmp_path / "remark.pdf", blocks, remark)
 
-    text = load_document(pdf).text
+    document = load_document(pdf)
 
-    assert remark in text
-    assert "Page 1" not in text
-    assert "Page 2" not in text
+    assert remark in document.text
+    assert "Page 1" not in document.text
+    assert "Page 2" not in document.text
+    assert document.metadata["footnotes"] == "0"
+
+
+def test_a_pdf_page_left_without_text_is_reported_by_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page with no text layer in a born-digital PDF, where OCR is not installed: the
+    other pages are read, and the reader says which page has nothing (the text it would
+    hold is not silently missing)."""
+    monkeypatch.setattr(ocr, "installed_languages", lambda: frozenset())
+    pdf = make_pdf(tmp_path / "gap.pdf", ["Article 1", "1. The first rule."], blank_pages=1,
+                   then=["Article 2", "1. The second rule."])  # fmt: skip
+
+    document = load_document(pdf)
+
+    assert "1. The second rule." in document.text
+    facts = {k: document.metadata[k] for k in ("pages", "empty_pages", "footnotes")}
+    assert facts == {"pages": "3", "empty_pages": "2", "footnotes": "0"}
 
 
 def test_corrupt_pdf_is_refused(tmp_path: Path) -> None:
