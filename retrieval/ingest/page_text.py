@@ -189,7 +189,9 @@ def reflow(lines: list[str]) -> list[str]:
         if (
             short  # also true at the start and after a blank line
             or _HEADING_LINE.fullmatch(line)
-            or _TITLED_HEADING.match(line)
+            # "Article 5 - Scope" opens an article; a full line "Article 27. When financial
+            # entities use…" after "…in accordance with" is the sentence going on
+            or (_TITLED_HEADING.match(line) and (ended or len(line) < 0.85 * width))
             or (ended and (_MARKER.match(line) or len(previous) < 0.85 * width))
         ):
             paragraphs.extend(notes)

@@ -71,7 +71,7 @@ def test_pdf_hard_wrapped_paragraphs_come_back_one_per_line(regulation_pdf: Path
         POINT_A, POINT_B,
     ]  # fmt: skip
     assert "\n\nArticle 2\n\n" in doc.text  # blank line between blocks
-    assert doc.metadata == {"title": "Petitions Act"}
+    assert doc.metadata == {"title": "Petitions Act", "pages": "1", "footnotes": "0"}
 
 
 def test_pdf_really_was_hard_wrapped(regulation_pdf: Path) -> None:
@@ -209,6 +209,34 @@ def test_ocr_specks_at_a_heading_do_not_join_it_to_the_paragraph_above() -> None
     assert [a.label for a in articles] == [
         "Article 23", "Article 46", "Article 83", "Article 94", "Article 96"
     ]  # fmt: skip
+
+
+def test_a_wrapped_line_opening_with_a_reference_goes_on_with_its_sentence() -> None:
+    """A line starting "Article 27. When…" after a line that did not end a sentence is the
+    sentence going on, not Article 27's heading (DORA, typeset: the real Article 27 was read
+    into Article 26 and Article 26's end cited as Article 27)."""
+    lines = [
+        "Article 26",
+        "Advanced testing based on TLPT",
+        "8. Financial entities shall contract testers for the purposes of TLPT in accordance with",
+        "Article 27. When financial entities use internal testers for the purposes of",
+        "undertaking TLPT, they shall contract external testers every three tests.",
+        "Article 27",
+        "Requirements for testers",
+        "1. Financial entities shall only use testers for the carrying out of TLPT, that:",
+    ]
+
+    paragraphs = page_text.reflow(lines)
+    _, articles = parse_articles("\n".join(paragraphs))
+
+    assert (
+        "8. Financial entities shall contract testers for the purposes of TLPT in "
+        "accordance with Article 27. When financial entities use internal testers for the "
+        "purposes of undertaking TLPT, they shall contract external testers every three tests."
+        in paragraphs
+    )
+    assert [a.label for a in articles] == ["Article 26", "Article 27"]
+    assert articles[1].paragraphs[0].text == "Requirements for testers"
 
 
 RUN_ON = (
