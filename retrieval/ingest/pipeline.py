@@ -45,8 +45,10 @@ from retrieval.store.ownership import UPLOADS, owner_id, prunable
 
 logger = logging.getLogger(__name__)
 
-# Bump when chunking changes, so an unchanged file is re-chunked once after an upgrade.
-CHUNKER_VERSION = "7"  # 7: PDF furniture over several lines, titled headings, first-page title
+# Bump when reading or chunking changes, so an unchanged file is read again once after an
+# upgrade. 8: PDF footnotes apart, OCR specks at headings, wrapped "Article N. …" lines, what
+# the reader found (pages, empty pages, headings out of order).
+CHUNKER_VERSION = "8"
 
 
 @dataclass(frozen=True)
