@@ -24,6 +24,14 @@ class _Missing(dict[str, Any]):
         return "{" + key + "}"
 
 
+def load_bundled_yaml(text: str) -> Any:
+    """A bundled YAML file, through libyaml's safe loader where PyYAML was built with it: the
+    40 prompt files load in about 0.01 s instead of 0.14 s, part of every ``regula ask``."""
+    if yaml.__with_libyaml__:
+        return yaml.load(text, Loader=yaml.CSafeLoader)
+    return yaml.safe_load(text)
+
+
 class Prompts:
     """Looks up templates by key in the asker's language, falling back to English."""
 
@@ -36,7 +44,7 @@ class Prompts:
         for lang_dir in sorted(p for p in directory.iterdir() if p.is_dir()):
             table: dict[str, str] = {}
             for file in sorted(lang_dir.glob("*.yaml")):
-                data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+                data = load_bundled_yaml(file.read_text(encoding="utf-8")) or {}
                 if not isinstance(data, dict):
                     msg = f"{file}: expected a mapping of key: template"
                     raise ConfigError(msg)

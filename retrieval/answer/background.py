@@ -21,9 +21,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import yaml
-
 from retrieval.errors import RegulaError
+from retrieval.prompts import load_bundled_yaml
 
 if TYPE_CHECKING:
     from retrieval.assistant import Assistant
@@ -34,7 +33,7 @@ QUESTIONS_FILE = Path(__file__).with_name("background_questions.yaml")
 @functools.cache
 def background_questions() -> Mapping[str, tuple[str, ...]]:
     """The bundled questions by language."""
-    data = yaml.safe_load(QUESTIONS_FILE.read_text(encoding="utf-8"))
+    data = load_bundled_yaml(QUESTIONS_FILE.read_text(encoding="utf-8"))
     if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
         msg = f"{QUESTIONS_FILE} must map each language to a list of questions"
         raise RegulaError(msg)
