@@ -119,7 +119,7 @@ def _summary(latencies: list[float]) -> tuple[float, float, str]:
     )
 
 
-async def _bursts(data_dir: Path, work: Path, sizes: list[int], instances: int) -> None:
+async def _bursts(data_dir: Path, work: Path, sizes: list[int], instances: int | None) -> None:
     assistant = Assistant.from_settings(
         Settings.model_validate(
             {"storage": {"data_dir": str(data_dir)}, "embeddings": {"instances": instances}}
@@ -142,7 +142,10 @@ async def _bursts(data_dir: Path, work: Path, sizes: list[int], instances: int) 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--users", default="25,50", help="users asking at once, per burst")
-    parser.add_argument("--instances", type=int, default=1, help="embeddings.instances")
+    parser.add_argument(
+        "--instances", type=int, default=None,
+        help="embeddings.instances (default: the product's, one model copy per core)",
+    )  # fmt: skip
     parser.add_argument("--data-dir", type=Path, help="existing index (default: sample corpus)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
