@@ -80,6 +80,8 @@ class Document:
     """Pages left without text, even through OCR, numbered from 1: ``"3,7"``."""
     footnotes: int = 0
     """Footnotes the PDF reader kept apart from the body text."""
+    column_pages: int = 0
+    """Pages read as two columns, one after the other (``retrieval.ingest.columns``)."""
     out_of_order: str = ""
     """Article headings that came after a higher number: ``"7 → 5"``, ``;``-separated
     (``retrieval.parts.out_of_order``)."""

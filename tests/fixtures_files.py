@@ -9,6 +9,7 @@ non-Latin-1 text can skip.
 from __future__ import annotations
 
 import codecs
+import textwrap
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -101,6 +102,39 @@ def make_pdf_with_footnote(path: Path, blocks: Sequence[str], footnote: str) -> 
     for block in blocks:
         pdf.multi_cell(120, 6, block, align="L", new_x="LMARGIN", new_y="NEXT")
         pdf.ln(3)
+    pdf.output(str(path))
+    return path
+
+
+def make_two_column_pdf(
+    path: Path, title: str, left: str, right: str, *, across: bool, width_chars: int = 44
+) -> Path:
+    """A page with ``title`` across the top, then ``left`` and ``right`` as two columns of
+    wrapped prose. ``across``: the file draws it line by line across the page (left line,
+    then the line beside it), as some typesetters do; otherwise one column, then the other."""
+    pdf = FPDF()
+    _set_font(pdf)
+    pdf.set_font(size=9)
+    pdf.add_page()
+    pdf.set_xy(15, 15)
+    pdf.cell(180, 6, title, align="C")
+    columns = [textwrap.wrap(left, width_chars), textwrap.wrap(right, width_chars)]
+    xs, top, height = (15.0, 110.0), 28.0, 4.5
+
+    def draw(column: int, row: int) -> None:
+        if row < len(columns[column]):
+            pdf.set_xy(xs[column], top + row * height)
+            pdf.cell(85, height, columns[column][row])
+
+    rows = max(len(c) for c in columns)
+    if across:
+        for row in range(rows):
+            draw(0, row)
+            draw(1, row)
+    else:
+        for column in (0, 1):
+            for row in range(rows):
+                draw(column, row)
     pdf.output(str(path))
     return path
 

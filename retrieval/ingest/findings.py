@@ -30,5 +30,6 @@ def reader_findings(document: Document, chunks: int) -> dict[str, Any]:
         "ocr_pages": document.ocr_pages,
         "empty_pages": [int(p) for p in document.empty_pages.split(",") if p.isdigit()],
         "footnotes": document.footnotes,
+        "column_pages": document.column_pages,
         "out_of_order": [item for item in document.out_of_order.split("; ") if item],
     }

@@ -27,6 +27,7 @@ _HEADING_WORD = "(?:" + "|".join(map(re.escape, _HEADING_WORDS)) + ")"
 _HEADING_LINE = re.compile(_HEADING_WORD + r"\s*(?:\d+|(?-i:[IVXLCDM]+))[a-z]?", re.IGNORECASE)
 # "Article 1 - Retention", "Điều 3. Phạm vi": a heading with its title on one line. Running text
 # that wraps before "Article 5 of Regulation …" has no separator after the number, so stays joined.
+_NUMBER_THEN_STOP = re.compile(_HEADING_LINE.pattern + r"\.\s", re.IGNORECASE)
 _TITLED_HEADING = re.compile(_HEADING_LINE.pattern + r"\s*[-–—:.]\s+\S", re.IGNORECASE)
 _MARKER = re.compile(
     _HEADING_WORD + r"(?=[\s\d]|$)"
@@ -189,9 +190,9 @@ def reflow(lines: list[str]) -> list[str]:
         if (
             short  # also true at the start and after a blank line
             or _HEADING_LINE.fullmatch(line)
-            # "Article 5 - Scope" opens an article; a full line "Article 27. When financial
-            # entities use…" after "…in accordance with" is the sentence going on
-            or (_TITLED_HEADING.match(line) and (ended or len(line) < 0.85 * width))
+            # "Article 5 - Scope" opens an article; "Article 27. When financial entities
+            # use…" after "…in accordance with" is that sentence going on
+            or (_TITLED_HEADING.match(line) and (ended or not _NUMBER_THEN_STOP.match(line)))
             or (ended and (_MARKER.match(line) or len(previous) < 0.85 * width))
         ):
             paragraphs.extend(notes)

@@ -297,6 +297,7 @@ class Ingestor:
             pages=metadata_count(metadata, "pages"),
             empty_pages=metadata.get("empty_pages", ""),
             footnotes=metadata_count(metadata, "footnotes"),
+            column_pages=metadata_count(metadata, "column_pages"),
             out_of_order="; ".join(headings_out_of_order(text)),
             source_root=source.root,
             owner=self.owner,

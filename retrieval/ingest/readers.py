@@ -24,7 +24,7 @@ import pypdf
 from docx.table import Table
 
 from retrieval.errors import LoaderError
-from retrieval.ingest import footnotes, ocr, page_text
+from retrieval.ingest import columns, footnotes, ocr, page_text
 from retrieval.ingest.docx_numbering import NumberLabels
 from retrieval.ingest.front_matter import split_front_matter
 from retrieval.ingest.office import read_doc, read_odt
@@ -146,7 +146,10 @@ def read_pdf(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Read
         raise LoaderError(label, f"not a readable PDF: {_brief(e)}") from e
     body = footnotes.body_size([fragments for _, fragments in read])
     pages = [footnotes.mark_footnotes(text, fragments, body) for text, fragments in read]
-    meta: dict[str, str] = {}
+    in_columns = columns.pages_in_columns(data)  # drawn across the page, pypdf mixes them
+    for index, text in in_columns.items():
+        pages[index] = text
+    meta: dict[str, str] = {"column_pages": str(len(in_columns))}
     scanned = [i for i, page in enumerate(pages) if not page.strip()]
     if scanned and (len(scanned) == len(pages) or ocr.installed_languages()):
         images = ocr.render_pages(data, scanned, label)

@@ -13,7 +13,7 @@ import pypdf
 import pytest
 
 from retrieval.errors import LoaderError
-from retrieval.ingest import ocr, page_text, readers
+from retrieval.ingest import columns, ocr, page_text, readers
 from retrieval.ingest.file_types import SUPPORTED_SUFFIXES
 from retrieval.ingest.layout import parse_articles
 from retrieval.ingest.loaders import load_bytes, load_document, sniff_kind
@@ -27,6 +27,7 @@ from tests.fixtures_files import (
     make_many_members_docx,
     make_pdf,
     make_pdf_with_footnote,
+    make_two_column_pdf,
     make_zip,
     make_zip_bomb_docx,
     write_text,
@@ -71,7 +72,12 @@ def test_pdf_hard_wrapped_paragraphs_come_back_one_per_line(regulation_pdf: Path
         POINT_A, POINT_B,
     ]  # fmt: skip
     assert "\n\nArticle 2\n\n" in doc.text  # blank line between blocks
-    assert doc.metadata == {"title": "Petitions Act", "pages": "1", "footnotes": "0"}
+    assert doc.metadata == {
+        "title": "Petitions Act",
+        "pages": "1",
+        "footnotes": "0",
+        "column_pages": "0",
+    }
 
 
 def test_pdf_really_was_hard_wrapped(regulation_pdf: Path) -> None:
@@ -237,6 +243,47 @@ def test_a_wrapped_line_opening_with_a_reference_goes_on_with_its_sentence() -> 
     )
     assert [a.label for a in articles] == ["Article 26", "Article 27"]
     assert articles[1].paragraphs[0].text == "Requirements for testers"
+
+
+LEFT_COLUMN = (
+    "Article 1 - Registers. 1. The registers of the municipal archive shall be kept for "
+    "seventy-five years and copies issued only to the persons named in them, unless a court "
+    "orders otherwise. 2. The archivist shall record every loan of a register in the loan book "
+    "on the day it is made, with the borrower's name and unit."
+)
+RIGHT_COLUMN = (
+    "Article 2 - Loans. 1. A file may be lent for at most ten working days to an official of "
+    "the ministry who needs it for a case in hand. 2. A lent file shall be returned to the "
+    "archive desk in person and signed off by the archivist on duty, who checks every page."
+)
+
+
+@pytest.mark.parametrize("across", [True, False], ids=["drawn across", "drawn down"])
+def test_a_page_in_two_columns_is_read_one_column_after_the_other(
+    tmp_path: Path, across: bool
+) -> None:
+    """Drawn line by line across the page, pypdf read "…the registers of Article 2 - Loans.
+    1. A file may be lent for the municipal archive…": every sentence of both articles cut."""
+    title = "Decree AR-9 on the Keeping of Municipal Archives"
+    pdf = make_two_column_pdf(tmp_path / "two.pdf", title, LEFT_COLUMN, RIGHT_COLUMN, across=across)
+
+    document = load_document(pdf)
+
+    assert document.text.split("\n\n") == [title, LEFT_COLUMN, RIGHT_COLUMN]
+    assert document.metadata["column_pages"] == "1"
+    _, articles = parse_articles(document.text)
+    assert [a.label for a in articles] == ["Article 1", "Article 2"]
+
+
+def test_one_column_text_and_a_table_of_terms_are_never_cut_into_columns() -> None:
+    prose = [(72.0, 700.0 - 12 * i, 520.0, 710.0 - 12 * i) for i in range(30)]
+    terms = [(72.0, 700.0 - 12 * i, 140.0, 710.0 - 12 * i) for i in range(20)]
+    definitions = [(300.0, 700.0 - 12 * i, 520.0, 710.0 - 12 * i) for i in range(20)]
+    left = [(72.0, 700.0 - 12 * i, 280.0, 710.0 - 12 * i) for i in range(20)]
+
+    assert columns.column_gutter(prose, 595.0) is None
+    assert columns.column_gutter(terms + definitions, 595.0) is None  # short cells on the left
+    assert columns.column_gutter(left + definitions, 595.0) == pytest.approx(290.0)
 
 
 RUN_ON = (
