@@ -46,8 +46,8 @@ from retrieval.store.ownership import UPLOADS, owner_id, prunable
 logger = logging.getLogger(__name__)
 
 # Bump when reading or chunking changes, so an unchanged file is read again once after an
-# upgrade. 8: PDF footnotes apart, OCR specks at headings, wrapped "Article N. …" lines, what
-# the reader found (pages, empty pages, headings out of order).
+# upgrade. 8: PDF footnotes apart, OCR specks at headings, wrapped "Article N. …" lines, pages
+# in two columns, what the reader found (pages, empty pages, headings out of order).
 CHUNKER_VERSION = "8"
 
 
