@@ -17,6 +17,7 @@ almost every line, so neither is ever cut.
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -27,8 +28,9 @@ FULL_LINE = 0.6  # a prose line fills at least this share of its column's width 
 Rect = tuple[float, float, float, float]  # left, bottom, right, top (PDF points)
 
 
-def column_gutter(rects: list[Rect], width: float) -> float | None:
-    """The x of the gutter between two columns of prose, or None for any other page."""
+def column_gap(rects: list[Rect], width: float) -> tuple[float, float] | None:
+    """Where two columns of prose leave a gap: (the left column's right edge, the right
+    column's left edge), or None for any other page."""
     if len(rects) < 2 * MIN_LINES or width <= 0:
         return None
     coverage = np.zeros(int(width) + 2, dtype=np.int32)  # text lines over each point of x
@@ -50,10 +52,23 @@ def column_gutter(rects: list[Rect], width: float) -> float | None:
     right = [r for r in rects if r[0] >= gutter]
     if len(left) < MIN_LINES or len(right) < MIN_LINES:
         return None
-    if not (_prose(left, min(r[0] for r in left), gutter)
-            and _prose(right, gutter, max(r[2] for r in right))):  # fmt: skip
+    left_edge = max(r[2] for r in left)
+    right_edge = float(Counter(round(r[0]) for r in right).most_common(1)[0][0])  # aligned
+    if right_edge <= left_edge:
         return None
-    return gutter
+    if sum(_spans((left_edge, right_edge), r) for r in rects) > MAX_SPANNING * len(rects):
+        return None
+    split = (left_edge + right_edge) / 2  # each column's share of the page
+    if not (_prose(left, min(r[0] for r in left), split)
+            and _prose(right, split, max(r[2] for r in right))):  # fmt: skip
+        return None
+    return left_edge, right_edge
+
+
+def _spans(gap: tuple[float, float], rect: Rect) -> bool:
+    """The line reaches into the gap (by more than a point): a title or header across the
+    page."""
+    return rect[0] < gap[1] - 1 and rect[2] > gap[0] + 1
 
 
 def _prose(lines: list[Rect], left: float, right: float) -> bool:
@@ -67,19 +82,18 @@ def read_in_columns(page: Any) -> str | None:
     try:
         rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
         width, height = page.get_size()
-        gutter = column_gutter(rects, width)
-        if gutter is None:
+        gap = column_gap(rects, width)
+        if gap is None:
             return None
-        spanning = sorted(
-            (r for r in rects if r[0] < gutter < r[2]), key=lambda r: r[3], reverse=True
-        )
+        split = sum(gap) / 2
+        spanning = sorted((r for r in rects if _spans(gap, r)), key=lambda r: r[3], reverse=True)
         parts: list[str] = []
         top = height
         for band in [*spanning, (0.0, 0.0, width, 0.0)]:  # the last band: the page's foot
             bottom = band[3]
             if top > bottom:
-                parts.append(textpage.get_text_bounded(0, bottom, gutter, top))
-                parts.append(textpage.get_text_bounded(gutter, bottom, width, top))
+                parts.append(textpage.get_text_bounded(0, bottom, split, top))
+                parts.append(textpage.get_text_bounded(split, bottom, width, top))
             if band[1] < band[3]:
                 parts.append(textpage.get_text_bounded(0, band[1], width, band[3]))
             top = min(top, band[1])

@@ -258,14 +258,24 @@ RIGHT_COLUMN = (
 )
 
 
-@pytest.mark.parametrize("across", [True, False], ids=["drawn across", "drawn down"])
+@pytest.mark.parametrize(
+    ("across", "title", "width_chars"),
+    [
+        (True, "Decree AR-9 on the Keeping of Municipal Archives", 44),
+        (False, "Decree AR-9 on the Keeping of Municipal Archives", 44),
+        (True, "Decree AR-9", 40),  # a short title, right of the gutter's middle
+    ],
+    ids=["drawn across", "drawn down", "short title"],
+)
 def test_a_page_in_two_columns_is_read_one_column_after_the_other(
-    tmp_path: Path, across: bool
+    tmp_path: Path, across: bool, title: str, width_chars: int
 ) -> None:
     """Drawn line by line across the page, pypdf read "…the registers of Article 2 - Loans.
     1. A file may be lent for the municipal archive…": every sentence of both articles cut."""
-    title = "Decree AR-9 on the Keeping of Municipal Archives"
-    pdf = make_two_column_pdf(tmp_path / "two.pdf", title, LEFT_COLUMN, RIGHT_COLUMN, across=across)
+    pdf = make_two_column_pdf(
+        tmp_path / "two.pdf", title, LEFT_COLUMN, RIGHT_COLUMN, across=across,
+        width_chars=width_chars,
+    )  # fmt: skip
 
     document = load_document(pdf)
 
@@ -281,9 +291,9 @@ def test_one_column_text_and_a_table_of_terms_are_never_cut_into_columns() -> No
     definitions = [(300.0, 700.0 - 12 * i, 520.0, 710.0 - 12 * i) for i in range(20)]
     left = [(72.0, 700.0 - 12 * i, 280.0, 710.0 - 12 * i) for i in range(20)]
 
-    assert columns.column_gutter(prose, 595.0) is None
-    assert columns.column_gutter(terms + definitions, 595.0) is None  # short cells on the left
-    assert columns.column_gutter(left + definitions, 595.0) == pytest.approx(290.0)
+    assert columns.column_gap(prose, 595.0) is None
+    assert columns.column_gap(terms + definitions, 595.0) is None  # short cells on the left
+    assert columns.column_gap(left + definitions, 595.0) == (280.0, 300.0)
 
 
 RUN_ON = (
