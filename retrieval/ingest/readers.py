@@ -4,7 +4,8 @@ Each returns the text with its line structure (headings and paragraphs one per l
 line between blocks, so the chunker finds "Article 5", "1." or "(a)" at line starts) and the
 metadata the file itself declares (title, language, source). PDF text is re-flowed
 (``page_text.py``): running headers, footers and page numbers dropped, hard-wrapped lines
-joined, footnotes kept apart (``footnotes.py``). A .docx is checked for
+joined, footnotes kept apart (``footnotes.py``), two columns read one after the other
+(``columns.py``). A .docx is checked for
 zip bombs before it is opened. Every failure is a LoaderError whose reason can be shown to the
 user; no pypdf, python-docx or zip exception escapes. Scanned pages and image files are read
 through OCR (``ocr.py``), with the same furniture and re-flow handling as a PDF's text.
@@ -129,9 +130,10 @@ def read_html(text: str, label: str) -> Reading:
 def read_pdf(data: bytes, label: str, ocr_languages: Sequence[str] = ()) -> Reading:
     """A PDF's text in reading order, page furniture dropped, hard-wrapped lines joined.
     Pages without a text layer (a scan) are read through OCR (``ingest.ocr``), in
-    ``ocr_languages``. The metadata says what was found (``page_facts``): ``pages``,
-    ``ocr_pages``, ``empty_pages`` (still without text: blank, or OCR not installed) and
-    ``footnotes``."""
+    ``ocr_languages``; pages in two columns are read one column after the other
+    (``ingest.columns``). The metadata says what was found (``page_facts``): ``pages``,
+    ``ocr_pages``, ``column_pages``, ``empty_pages`` (still without text: blank, or OCR not
+    installed) and ``footnotes``."""
     try:
         reader = pypdf.PdfReader(io.BytesIO(data))
         locked = reader.is_encrypted and not reader.decrypt("")
