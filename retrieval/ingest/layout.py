@@ -178,17 +178,22 @@ def _restore_misread_numbers(lines: list[str]) -> list[str]:
     return restored
 
 
+def _stripped_lines(text: str) -> list[str]:
+    """The text's lines, stripped, with misread heading numbers restored: what both
+    ``parse_articles`` and ``headings_out_of_order`` read."""
+    lines = [line.strip() for line in text.splitlines()]
+    if any(_MISREAD_HEADING_RE.fullmatch(line) for line in lines):
+        lines = _restore_misread_numbers(lines)
+    return lines
+
+
 def parse_articles(text: str) -> tuple[list[Paragraph], list[Article]]:
     """Split text into a preamble (paragraphs before the first article) and articles."""
     preamble: list[Paragraph] = []
     articles: list[Article] = []
     previous = 0
     chapter = ""
-    lines = text.splitlines()
-    if any(_MISREAD_HEADING_RE.fullmatch(line.strip()) for line in lines):
-        lines = _restore_misread_numbers(lines)
-    for raw_line in lines:
-        line = raw_line.strip()
+    for line in _stripped_lines(text):
         if not line:
             continue
         heading = _article_heading(line, previous)
@@ -239,11 +244,7 @@ def headings_out_of_order(text: str) -> list[str]:
     reader reports them (``ingest.findings``) instead of leaving that silent."""
     found: list[str] = []
     previous, previous_text = 0, ""
-    lines = text.splitlines()
-    if any(_MISREAD_HEADING_RE.fullmatch(line.strip()) for line in lines):
-        lines = _restore_misread_numbers(lines)
-    for raw_line in lines:
-        line = raw_line.strip()
+    for line in _stripped_lines(text):
         heading = _article_heading(line, previous)
         if heading is not None:
             previous, previous_text = heading[2], _number_text(heading[0])
