@@ -84,7 +84,7 @@ class Document:
     """Pages read as two columns, one after the other (``retrieval.ingest.columns``)."""
     out_of_order: str = ""
     """Article headings that came after a higher number: ``"7 → 5"``, ``;``-separated
-    (``retrieval.parts.out_of_order``)."""
+    (``retrieval.ingest.layout.headings_out_of_order``)."""
     doubt: str = ""
     """Set when the ingest could not tell whether it is a version or a part of its work: it
     stays searchable, and ``ingest`` and ``docs`` say so (``retrieval.succession``)."""
@@ -307,9 +307,10 @@ class IngestReport:
     """Per work, documents that may be versions or parts, all kept searchable
     (``retrieval.succession.Doubt.to_json``)."""
     read: list[dict[str, Any]] = field(default_factory=list)
-    """What the reader found in each file it indexed: ``{doc_id, articles, chunks, pages,
-    ocr_pages, empty_pages, footnotes, out_of_order}``, ``articles`` as "1–46" ("" when it
-    found none), ``empty_pages`` and ``out_of_order`` as lists (the warnings)."""
+    """What the reader found in each file it indexed (``ingest.findings``): ``{doc_id,
+    articles, chunks, pages, ocr_pages, empty_pages, footnotes, column_pages,
+    out_of_order}``, ``articles`` as "1–46" ("" when it found none), ``empty_pages`` and
+    ``out_of_order`` as lists (the warnings)."""
     calibration: dict[str, Any] | None = None
     """The refusal thresholds measured after this ingest changed the index (``answer_above``,
     ``not_covered_below``, ``method``, ``seconds``); ``None`` when they were already current."""
