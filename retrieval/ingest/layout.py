@@ -193,6 +193,7 @@ def parse_articles(text: str) -> tuple[list[Paragraph], list[Article]]:
     articles: list[Article] = []
     previous = 0
     chapter = ""
+    bare_heading = False  # the last line was a heading with nothing after its number
     for line in _stripped_lines(text):
         if not line:
             continue
@@ -200,6 +201,14 @@ def parse_articles(text: str) -> tuple[list[Paragraph], list[Article]]:
         if heading is None and articles and _is_chapter_heading(line):
             chapter = line  # not cited (article numbers are unique), kept as header context
             continue
+        if heading is None and bare_heading and _is_article_title(line):
+            article = articles[-1]
+            # "Article 5" above "Article 5 Transposition": the heading set on two lines
+            same = line.startswith(article.label)
+            article.heading = line if same else f"{article.heading} {line}"  # one quote-free line
+            bare_heading = False
+            continue
+        bare_heading = heading is not None and not heading[1].strip(_HEADING_SEPARATORS)
         if heading is not None:
             label, rest, previous = heading
             pieces = split_inline_numbered(rest)
@@ -232,6 +241,22 @@ def parse_articles(text: str) -> tuple[list[Paragraph], list[Article]]:
         else:
             target.append(Paragraph(None, [line]))
     return preamble, articles
+
+
+def _is_article_title(line: str) -> bool:
+    """A line under a bare "Article 6" that names the article ("Lawfulness of processing"), as
+    most official journals set it: short, opening in upper case, no sentence or lead-in end,
+    not a numbered paragraph or point. It becomes part of the heading, which every chunk of
+    the article repeats, not the first chunk's opening words only."""
+    return (
+        len(line) <= 150
+        and _starts_sentence(line[:1])
+        and not line[:1].isdigit()
+        and not line.startswith(("(", "[", '"', "«", "“", "'"))
+        and not line.endswith((".", ":", ";", ","))
+        and _PARAGRAPH_RE.match(line) is None
+        and len(split_inline_numbered(line)) == 1
+    )
 
 
 def headings_out_of_order(text: str) -> list[str]:

@@ -47,8 +47,9 @@ logger = logging.getLogger(__name__)
 
 # Bump when reading or chunking changes, so an unchanged file is read again once after an
 # upgrade. 8: PDF footnotes apart, OCR specks at headings, wrapped "Article N. …" lines, pages
-# in two columns, what the reader found (pages, empty pages, headings out of order).
-CHUNKER_VERSION = "8"
+# in two columns, what the reader found (pages, empty pages, headings out of order). 9: an
+# article's title on the line under its number is part of the heading every chunk repeats.
+CHUNKER_VERSION = "9"
 
 
 @dataclass(frozen=True)

@@ -526,3 +526,37 @@ def test_a_heading_whose_number_goes_back_is_reported_not_taken_for_body_text_si
     assert headings_out_of_order(text) == ["7 → 3"]
     _, articles = parse_articles(text)
     assert [a.label for a in articles] == ["Article 1", "Article 7", "Article 8"]  # as before
+
+
+def test_a_title_on_the_line_under_the_number_heads_every_chunk_of_the_article() -> None:
+    """Official journals set "Article 6" and its title on two lines; the title names the rule,
+    so each chunk of a long article repeats it (before, only the first chunk had it, as body
+    text, and the later paragraphs lost it from their text and vector)."""
+    text = "\n".join([
+        "Article 6",
+        "Lawfulness of processing",
+        "1. Processing shall be lawful only if the data subject has given consent to the "
+        "processing of his or her personal data for one or more specific purposes.",
+        "2. Member States may maintain more specific provisions to adapt the application of "
+        "the rules of this Regulation with regard to processing for compliance.",
+        "Article 7",
+        "This Regulation shall enter into force on the twentieth day following publication.",
+        "Article 8",
+        "Article 8 Transposition",
+        "1. Member States shall bring into force the laws necessary to comply with it.",
+    ])  # fmt: skip
+
+    _, articles = parse_articles(text)
+    chunks = chunk_text("doc", text, max_chars=200, min_chars=50)
+
+    assert [a.heading for a in articles] == [
+        "Article 6 Lawfulness of processing",
+        "Article 7",  # a sentence under the number is the body, not a title
+        "Article 8 Transposition",  # the same heading again, on its own line
+    ]
+    assert [c.locator for c in chunks[:2]] == ["Article 6(1)", "Article 6(2)"]
+    assert all(c.text.startswith("Article 6 Lawfulness of processing\n") for c in chunks[:2])
+    assert chunks[2].text == (
+        "Article 7\nThis Regulation shall enter into force on the twentieth day following "
+        "publication."
+    )

@@ -242,7 +242,8 @@ def test_a_wrapped_line_opening_with_a_reference_goes_on_with_its_sentence() -> 
         in paragraphs
     )
     assert [a.label for a in articles] == ["Article 26", "Article 27"]
-    assert articles[1].paragraphs[0].text == "Requirements for testers"
+    assert articles[1].heading == "Article 27 Requirements for testers"
+    assert articles[1].paragraphs[0].text.startswith("1. Financial entities shall only use")
 
 
 LEFT_COLUMN = (
