@@ -78,7 +78,9 @@ class VectorStore:
         self.state = IndexState(
             self._client.get_or_create_collection(f"{self._name}_state", embedding_function=None)
         )
-        self.chunks = ChunkCollections(self._client, self._name, self.embeddings)
+        self.chunks = ChunkCollections(
+            self._client, self._name, self.embeddings, self.settings.retrieval.candidates
+        )
         # Raw collection for batch writes with precomputed vectors; typed loosely because
         # chromadb's metadata and filter types are stricter than what they accept.
         self._document_records: Any = self.documents._collection

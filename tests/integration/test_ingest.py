@@ -20,6 +20,7 @@ import pytest
 from retrieval.answer.citations import verify_quote
 from retrieval.assistant import Assistant
 from retrieval.errors import IndexLockedError
+from retrieval.store.chunk_collections import SEARCH_BREADTH
 from retrieval.store.index import VectorStore
 from testkit.corpus import open_assistant, write_files
 from tests.fixtures_files import make_binary_named, make_corrupt_pdf, write_text
@@ -441,6 +442,26 @@ def test_an_index_of_the_single_collection_layout_is_migrated_without_re_embeddi
         copied = np.asarray(after["embeddings"])
         # Copied, not re-embedded (float32 storage may round the last bit).
         assert np.allclose(copied, np.asarray(before["embeddings"]), rtol=0, atol=1e-6)
+    finally:
+        reopened.close()
+
+
+def test_chunk_collections_are_searched_wide_enough_to_be_exact_and_old_ones_are_widened(
+    ingested: Assistant, tmp_path: Path
+) -> None:
+    """Chroma's default breadth (ef_search 100 for 40 candidates) missed a different few of the
+    nearest chunks in each process; an index written before keeps that until it is opened."""
+    wanted = SEARCH_BREADTH * ingested.settings.retrieval.candidates
+    collection = ingested.store.chunks._records("en")
+    assert collection.configuration_json["hnsw"]["ef_search"] == wanted
+    collection.modify(configuration={"hnsw": {"ef_search": 100}})  # as older releases left it
+    ingested.close()
+
+    reopened = open_assistant(tmp_path / "data")
+    try:
+        assert reopened.search("Who keeps the register of gifts?", k=1)[0].doc_id == "gifts.md"
+        widened = reopened.store._client.get_collection("regula_chunks_en")
+        assert widened.configuration_json["hnsw"]["ef_search"] == wanted
     finally:
         reopened.close()
 
