@@ -112,4 +112,14 @@ def identify(text: str, metadata: Mapping[str, str]) -> dict[str, str]:
         found["short_title"] = f"{name} ({', '.join(short)})" if short else name
         aliases = [a.strip() for a in metadata.get("aliases", "").split(",") if a.strip()]
         found["aliases"] = ", ".join(dict.fromkeys([*aliases, name, *short]))
+    elif number := _NUMBER.search(title):
+        found["short_title"] = designation(title, number)
     return found
+
+
+def designation(title: str, number: re.Match[str]) -> str:
+    """How an act without a citation title is cited: its title up to its number ("REGULATION
+    (EU) 2022/2554"). A whole official title in every chunk's header outweighs the article's
+    own words: the EU tuning questions' cosine to their DORA and CSRD passages was 0.028 below
+    the same articles headed "DORA Article 2", 0.023 with the designation."""
+    return " ".join(title[: number.end()].split())

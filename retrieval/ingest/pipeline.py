@@ -49,7 +49,8 @@ logger = logging.getLogger(__name__)
 # upgrade. 8: PDF footnotes apart, OCR specks at headings, wrapped "Article N. …" lines, pages
 # in two columns, what the reader found (pages, empty pages, headings out of order). 9: an
 # article's title on the line under its number is part of the heading every chunk repeats.
-CHUNKER_VERSION = "9"
+# 10: an act read from its first page without a citation title is headed by its designation.
+CHUNKER_VERSION = "10"
 
 
 @dataclass(frozen=True)

@@ -53,3 +53,14 @@ def test_short_names_and_their_abbreviations() -> None:
     assert abbreviations("Cyber Resilience Act") == ["CRA"]
     assert abbreviations("NIS 2 Directive") == ["NIS 2", "NIS2"]
     assert abbreviations("Digital operational resilience") == []  # not a proper name
+
+
+def test_an_act_without_a_citation_title_is_headed_by_its_designation() -> None:
+    dora = (
+        "REGULATION (EU) 2022/2554 OF THE EUROPEAN PARLIAMENT AND OF THE COUNCIL of 14 December "
+        "2022 on digital operational resilience for the financial sector"
+    )
+    found = identify(dora + BODY, {})
+    assert found["short_title"] == "REGULATION (EU) 2022/2554"
+    assert "aliases" not in found
+    assert "short_title" not in identify("Decree on petitions\n\nArticle 1\n\n1. Officials.", {})
