@@ -245,16 +245,14 @@ def parse_articles(text: str) -> tuple[list[Paragraph], list[Article]]:
 
 def _is_article_title(line: str) -> bool:
     """A line under a bare "Article 6" that names the article ("Lawfulness of processing"), as
-    most official journals set it: short, opening in upper case, no sentence or lead-in end,
-    not a numbered paragraph or point. It becomes part of the heading, which every chunk of
-    the article repeats, not the first chunk's opening words only."""
+    most official journals set it: short, opening with a letter in upper case (so not a
+    numbered paragraph or a point), no sentence or lead-in end. It becomes part of the
+    heading, which every chunk of the article repeats, not the first chunk's words only."""
     return (
         len(line) <= 150
-        and _starts_sentence(line[:1])
-        and not line[:1].isdigit()
-        and not line.startswith(("(", "[", '"', "«", "“", "'"))
+        and line[:1].isalpha()
+        and not line[:1].islower()  # upper case, or a script without case
         and not line.endswith((".", ":", ";", ","))
-        and _PARAGRAPH_RE.match(line) is None
         and len(split_inline_numbered(line)) == 1
     )
 

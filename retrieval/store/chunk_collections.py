@@ -56,7 +56,7 @@ class ChunkCollections:
     """The per-language chunk collections of one index."""
 
     def __init__(
-        self, client: Any, name: str, embeddings: DenseEmbeddings, candidates: int = 40
+        self, client: Any, name: str, embeddings: DenseEmbeddings, candidates: int
     ) -> None:
         self._client = client
         self._search_ef = SEARCH_BREADTH * candidates
